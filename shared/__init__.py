@@ -1,0 +1,1 @@
+"""Code both apps use: token verification, config loading, security headers, i18n."""
