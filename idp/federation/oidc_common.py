@@ -1,0 +1,302 @@
+"""OpenID Connect machinery shared by the Google and LinkedIn adapters.
+
+* discovery documents and JWKS are cached per URL for the whole process (adapters are cheap,
+  short-lived objects built per request from the realm settings; the caches are not);
+* an unknown ``kid`` triggers one JWKS refetch (key rotation), rate-limited so that forged
+  tokens cannot make us hammer the provider;
+* id_token validation is done here with joserfc, not by a client library, because the two
+  providers need different leniency (LinkedIn: no nonce, bogus ``zip`` header, keys without
+  ``use``) and we want every check visible in one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Collection, Mapping
+from typing import Any, ClassVar
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+from joserfc.jws import JWSRegistry
+
+from idp.federation.base import (
+    FederationError,
+    NormalisedProfile,
+    ProviderAdapter,
+    check_endpoint_url,
+    clean_str,
+)
+
+DISCOVERY_TTL = 3600.0
+JWKS_TTL = 3600.0
+#: Minimum seconds between two JWKS refetches caused by an unknown ``kid``.
+JWKS_MIN_REFRESH = 10.0
+#: Clock skew tolerated on ``exp``/``iat`` (seconds).
+LEEWAY = 120
+
+
+class TTLCache:
+    """A tiny thread-safe ``key → (stored_at, value)`` cache."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._data: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, max_age: float | None = None) -> Any | None:
+        with self._lock:
+            item = self._data.get(key)
+        if item is None or time.monotonic() - item[0] > (self.ttl if max_age is None else max_age):
+            return None
+        return item[1]
+
+    def age(self, key: str) -> float | None:
+        with self._lock:
+            item = self._data.get(key)
+        return None if item is None else time.monotonic() - item[0]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._data[key] = (time.monotonic(), value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+DISCOVERY_CACHE = TTLCache(DISCOVERY_TTL)
+JWKS_CACHE = TTLCache(JWKS_TTL)
+
+
+def b64url_decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def compute_at_hash(access_token: str) -> str:
+    """``at_hash`` for RS256 (OIDC Core §3.1.3.6): base64url(left half of SHA-256)."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE ``(code_verifier, S256 code_challenge)``; 64-char verifier (RFC 7636: 43–128)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def _import_signing_keys(jwks: Any) -> dict[str, RSAKey]:
+    """RSA signature keys of a JWKS by ``kid``; keys for encryption or of other types skipped.
+
+    LinkedIn's keys carry no ``use`` at all, which is fine (absent means "any").
+    """
+    keys: dict[str, RSAKey] = {}
+    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
+        raise FederationError("invalid_response", "JWKS: no 'keys' array")
+    for index, entry in enumerate(jwks["keys"]):
+        if not isinstance(entry, Mapping) or entry.get("kty") != "RSA":
+            continue
+        if entry.get("use", "sig") != "sig":
+            continue
+        try:
+            key = RSAKey.import_key(dict(entry))
+        except (JoseError, ValueError, TypeError):
+            continue
+        keys[str(entry.get("kid", f"#{index}"))] = key
+    return keys
+
+
+class OIDCAdapter(ProviderAdapter):
+    """Authorization code flow of an OpenID Provider, with id_token validation.
+
+    Class attributes describe a provider's dialect; subclasses only set them and map claims.
+    """
+
+    default_discovery_url: ClassVar[str]
+    default_scope: ClassVar[str] = "openid email profile"
+    #: Send and check a ``nonce`` (LinkedIn accepts one but never echoes it).
+    send_nonce: ClassVar[bool] = True
+    #: Use PKCE S256 (LinkedIn web apps must *not*: ``code_verifier`` → ``invalid_client``).
+    use_pkce: ClassVar[bool] = True
+    #: ``client_secret_post`` or ``client_secret_basic``.
+    client_auth: ClassVar[str] = "client_secret_post"
+    #: Reject unknown JOSE header members (LinkedIn sends a bogus ``zip``).
+    strict_jose_headers: ClassVar[bool] = True
+
+    # -- metadata -------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """Endpoints: explicit realm overrides win, the rest comes from (cached) discovery."""
+        overrides = {
+            "issuer": clean_str(self.settings.get("issuer")),
+            "authorization_endpoint": self.setting_url("authorization_url"),
+            "token_endpoint": self.setting_url("token_url"),
+            "userinfo_endpoint": self.setting_url("userinfo_url"),
+            "jwks_uri": self.setting_url("jwks_url"),
+        }
+        required = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+        if all(overrides[k] for k in required):
+            return overrides
+        discovered = self.discovery()
+        meta = {k: v or discovered.get(k) for k, v in overrides.items()}
+        for key in required:
+            if not clean_str(meta.get(key)):
+                raise FederationError("invalid_response", f"{self.alias} discovery: no {key}")
+        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"):
+            if meta.get(key) and not overrides[key]:
+                try:
+                    check_endpoint_url(str(meta[key]), key)
+                except ValueError as exc:
+                    raise FederationError("invalid_response",
+                                          f"{self.alias} discovery: {exc}") from exc
+        return meta
+
+    def discovery(self) -> dict[str, Any]:
+        url = self.setting_url("discovery_url", self.default_discovery_url)
+        assert url is not None
+        cached = DISCOVERY_CACHE.get(url)
+        if cached is not None:
+            return dict(cached)
+        resp = self.http("GET", url, "discovery", headers={"Accept": "application/json"})
+        if resp.status_code != 200:
+            raise FederationError("provider_error", f"{self.alias} discovery: HTTP "
+                                  f"{resp.status_code}")
+        doc = self.json_body(resp, "discovery")
+        DISCOVERY_CACHE.put(url, doc)
+        return dict(doc)
+
+    def accepted_issuers(self, issuer: str) -> Collection[str]:
+        return {issuer}
+
+    # -- keys -------------------------------------------------------------------------------
+    def signing_key(self, jwks_uri: str, kid: str | None) -> RSAKey:
+        """The key for ``kid``; refetch the JWKS once if it is unknown (rotation)."""
+        keys: dict[str, RSAKey] | None = JWKS_CACHE.get(jwks_uri)
+        if keys is None or (kid is not None and kid not in keys and
+                            (JWKS_CACHE.age(jwks_uri) or 0) >= JWKS_MIN_REFRESH):
+            keys = self.fetch_jwks(jwks_uri)
+        if kid is None:
+            if len(keys) == 1:
+                return next(iter(keys.values()))
+            raise FederationError("invalid_response", f"{self.alias} id_token: no kid")
+        key = keys.get(kid)
+        if key is None:
+            raise FederationError("invalid_response", f"{self.alias} id_token: unknown kid")
+        return key
+
+    def fetch_jwks(self, jwks_uri: str) -> dict[str, RSAKey]:
+        resp = self.http("GET", jwks_uri, "JWKS", headers={"Accept": "application/json"})
+        if resp.status_code != 200:
+            raise FederationError("provider_error", f"{self.alias} JWKS: HTTP {resp.status_code}")
+        keys = _import_signing_keys(self.json_body(resp, "JWKS"))
+        JWKS_CACHE.put(jwks_uri, keys)
+        return keys
+
+    # -- id_token ---------------------------------------------------------------------------
+    def validate_id_token(self, id_token: str, meta: Mapping[str, Any], *,
+                          nonce: str | None, access_token: str | None) -> dict[str, Any]:
+        """Signature (RS256 via JWKS), ``iss``, ``aud``/``azp``, ``exp``/``iat``, nonce, at_hash."""
+        what = f"{self.alias} id_token"
+        try:
+            header = json.loads(b64url_decode(id_token.split(".")[0]))
+        except (ValueError, IndexError) as exc:
+            raise FederationError("invalid_response", f"{what}: malformed") from exc
+        if not isinstance(header, dict) or header.get("alg") != "RS256":
+            raise FederationError("invalid_response", f"{what}: alg must be RS256")
+        key = self.signing_key(str(meta["jwks_uri"]), header.get("kid"))
+        registry = JWSRegistry(algorithms=["RS256"],
+                               strict_check_header=self.strict_jose_headers)
+        try:
+            claims = dict(jwt.decode(id_token, key, algorithms=["RS256"],
+                                     registry=registry).claims)
+        except (JoseError, ValueError) as exc:
+            raise FederationError("invalid_response",
+                                  f"{what}: {type(exc).__name__}") from exc
+
+        now = int(time.time())
+        if claims.get("iss") not in self.accepted_issuers(str(meta["issuer"])):
+            raise FederationError("invalid_response", f"{what}: wrong issuer")
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if self.client_id not in audiences:
+            raise FederationError("invalid_response", f"{what}: wrong audience")
+        azp = claims.get("azp")
+        if (len(audiences) > 1 or azp is not None) and azp != self.client_id:
+            raise FederationError("invalid_response", f"{what}: wrong azp")
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not isinstance(exp, int | float) or exp + LEEWAY < now:
+            raise FederationError("invalid_response", f"{what}: expired")
+        if not isinstance(iat, int | float) or iat - LEEWAY > now:
+            raise FederationError("invalid_response", f"{what}: issued in the future")
+        if nonce is not None:
+            got = claims.get("nonce")
+            if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
+                raise FederationError("invalid_response", f"{what}: nonce mismatch")
+        if "at_hash" in claims and access_token is not None:
+            expected = compute_at_hash(access_token)
+            if not hmac.compare_digest(str(claims["at_hash"]).encode(), expected.encode()):
+                raise FederationError("invalid_response", f"{what}: at_hash mismatch")
+        if not clean_str(claims.get("sub")):
+            raise FederationError("invalid_response", f"{what}: no sub")
+        return claims
+
+    # -- the flow ---------------------------------------------------------------------------
+    def authorization_endpoint(self) -> str:
+        return str(self.metadata()["authorization_endpoint"])
+
+    def authorization_params(self, kept: dict[str, Any]) -> dict[str, str]:
+        params = {"scope": self.default_scope}
+        if self.send_nonce:
+            kept["nonce"] = secrets.token_urlsafe(32)
+            params["nonce"] = kept["nonce"]
+        if self.use_pkce:
+            kept["code_verifier"], challenge = pkce_pair()
+            params.update(code_challenge=challenge, code_challenge_method="S256")
+        return params
+
+    def finish(self, redirect_uri: str, code: str, kept: Mapping[str, Any]) -> NormalisedProfile:
+        meta = self.metadata()
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        if self.use_pkce:
+            verifier = kept.get("code_verifier")
+            if not isinstance(verifier, str):
+                raise FederationError("bad_state", f"{self.alias}: no PKCE verifier kept")
+            data["code_verifier"] = verifier
+        auth = None
+        if self.client_auth == "client_secret_basic":
+            auth = (self.client_id, self._client_secret)
+        else:
+            data.update(client_id=self.client_id, client_secret=self._client_secret)
+        tokens = self.token_request(str(meta["token_endpoint"]), data, auth=auth)
+
+        id_token = clean_str(tokens.get("id_token"))
+        if id_token is None:
+            raise FederationError("invalid_response", f"{self.alias}: no id_token in the "
+                                  "token response")
+        nonce = kept.get("nonce") if self.send_nonce else None
+        if self.send_nonce and not isinstance(nonce, str):
+            raise FederationError("bad_state", f"{self.alias}: no nonce kept")
+        claims = self.validate_id_token(id_token, meta, nonce=nonce,
+                                        access_token=str(tokens["access_token"]))
+        if not clean_str(claims.get("email")) and meta.get("userinfo_endpoint"):
+            claims = self.merge_userinfo(claims, str(meta["userinfo_endpoint"]),
+                                         str(tokens["access_token"]))
+        return self.to_profile(claims)
+
+    def merge_userinfo(self, claims: dict[str, Any], url: str,
+                       access_token: str) -> dict[str, Any]:
+        """Fill what a minimal id_token lacks from userinfo, for the *same* ``sub`` only."""
+        info = self.api_get(url, access_token, "userinfo")
+        if info.get("sub") != claims.get("sub"):
+            raise FederationError("invalid_response", f"{self.alias} userinfo: sub differs "
+                                  "from the id_token")
+        return {**info, **{k: v for k, v in claims.items() if v is not None}}
+
+    def to_profile(self, claims: Mapping[str, Any]) -> NormalisedProfile:
+        raise NotImplementedError
