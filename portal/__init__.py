@@ -1,0 +1,99 @@
+"""Espace Client portal: the customer's home, an OpenID Connect client of the idp."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, request
+from flask_babel import format_date, get_locale
+
+from shared.config import is_https, load_config
+from shared.i18n import pick_locale
+from shared.security import init_security_headers
+
+from .extensions import babel, csrf, db, migrate
+from .money import format_amount
+from .oidc_client import OIDCClient
+from .sessions import ServerSessionInterface
+
+DEFAULTS: dict[str, Any] = {
+    "OIDC_ISSUER": "http://127.0.0.1:5100/realms/paris-ile-de-france",
+    "OIDC_CLIENT_ID": "portal",
+    "OIDC_CLIENT_SECRET": "",
+    # client_secret_basic | client_secret_post | none (public client, PKCE only)
+    "OIDC_TOKEN_AUTH_METHOD": "client_secret_basic",
+    "OIDC_TIMEOUT": 5.0,
+    "JWKS_MIN_REFETCH_INTERVAL": 30.0,
+    "PUBLIC_URL": "http://127.0.0.1:5101",
+    "API_AUDIENCE": None,  # default: OIDC_CLIENT_ID
+    "API_TOKEN_VALIDATION": "local",  # local | introspection
+    "TOKEN_REFRESH_MARGIN": 60,
+    "SESSION_COOKIE_NAME": "portal_session",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "BABEL_DEFAULT_LOCALE": "fr",
+    "BABEL_TRANSLATION_DIRECTORIES": "translations",
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+}
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+def _select_locale() -> str:
+    return pick_locale(request.args.get("lang"))
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the portal app. ``PORTAL_X`` environment variables set the setting ``X``."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, "PORTAL", DEFAULTS, test_config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "portal.db"
+        )
+    app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
+    app.config["OIDC_ISSUER"] = str(app.config["OIDC_ISSUER"]).rstrip("/")
+    app.config["SESSION_COOKIE_SECURE"] = is_https(app.config["PUBLIC_URL"])
+    app.config.setdefault("API_AUDIENCE", None)
+    if not app.config["API_AUDIENCE"]:
+        app.config["API_AUDIENCE"] = app.config["OIDC_CLIENT_ID"]
+    # Signing out posts a form to the portal that redirects to the idp; browsers apply the
+    # CSP form-action directive to that redirect, so the idp's origin must be allowed.
+    idp = urlsplit(app.config["OIDC_ISSUER"])
+    app.config.setdefault("CSP_FORM_ACTION", f"{idp.scheme}://{idp.netloc}")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    babel.init_app(app, locale_selector=_select_locale)
+    csrf.init_app(app)
+    app.session_interface = ServerSessionInterface()
+    init_security_headers(app)
+
+    app.extensions["portal_oidc"] = OIDCClient(
+        app.config["OIDC_ISSUER"],
+        app.config["OIDC_CLIENT_ID"],
+        app.config["OIDC_CLIENT_SECRET"],
+        token_auth_method=app.config["OIDC_TOKEN_AUTH_METHOD"],
+        timeout=float(app.config["OIDC_TIMEOUT"]),
+        jwks_min_refetch_interval=float(app.config["JWKS_MIN_REFETCH_INTERVAL"]),
+    )
+
+    from . import api, auth, errors, pages
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    errors.init_app(app)
+    api.init_app(app)
+
+    app.jinja_env.globals.update(get_locale=get_locale, format_date=format_date)
+    app.jinja_env.filters["money"] = lambda cents: format_amount(cents, str(get_locale()))
+    return app

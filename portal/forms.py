@@ -1,0 +1,45 @@
+"""Forms of the portal (Flask-WTF: CSRF token included in every one)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, RadioField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+class SavedSearchForm(FlaskForm):
+    """Add a saved property search ("Mes recherches")."""
+
+    label = StringField(
+        _l("Nom de la recherche"),
+        validators=[DataRequired(_l("Donnez un nom à votre recherche.")), Length(max=100)],
+    )
+    transaction = RadioField(
+        _l("Type"),
+        choices=[("location", _l("Location")), ("achat", _l("Achat"))],
+        default="location",
+        validators=[DataRequired(_l("Choisissez location ou achat."))],
+    )
+    city = StringField(
+        _l("Ville ou code postal"),
+        validators=[DataRequired(_l("Indiquez une ville ou un code postal.")), Length(max=100)],
+    )
+    budget_max = IntegerField(
+        _l("Budget maximum (€)"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=100_000_000, message=_l("Indiquez un budget positif.")),
+        ],
+    )
+    rooms_min = IntegerField(
+        _l("Nombre de pièces minimum"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=20, message=_l("Indiquez un nombre entre 1 et 20.")),
+        ],
+    )
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token (delete and sign-out buttons)."""

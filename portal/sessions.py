@@ -1,0 +1,147 @@
+"""Server-side sessions: the cookie holds a random id, the data lives in the database.
+
+Why not Flask's signed-cookie session: back-channel logout must end a browser's portal
+session *at once*, from a request the browser is not part of. With the session in a table
+keyed by the idp's ``sid``/``sub``, the logout endpoint deletes the row and the browser's next
+request finds nothing. It also keeps tokens out of the browser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete, or_, update
+from werkzeug.datastructures import CallbackDict
+
+from .extensions import db
+from .models import ServerSession, utcnow
+
+AUTH_COLUMNS = ("issuer", "sub", "sid", "customer_id")
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class PortalSession(CallbackDict, SessionMixin):
+    """The session dict of one request, remembering whether it must be written back."""
+
+    def __init__(self, initial: dict | None = None, session_id: str | None = None) -> None:
+        def on_update(_self: Any) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.session_id = session_id
+        self.stored = session_id is not None  # a row existed when the request started
+        self.modified = False
+        self.regenerate_requested = False
+        self.destroy_requested = False
+
+    def regenerate(self) -> None:
+        """Give the session a fresh id (at sign-in: defeats session fixation)."""
+        self.regenerate_requested = True
+        self.modified = True
+
+    def destroy(self) -> None:
+        """Forget everything and drop the row (sign-out)."""
+        self.clear()
+        self.destroy_requested = True
+        self.modified = True
+
+
+class ServerSessionInterface(SessionInterface):
+    """Flask ``SessionInterface`` backed by the ``server_session`` table."""
+
+    def open_session(self, app: Flask, request: Request) -> PortalSession:
+        session_id = request.cookies.get(self.get_cookie_name(app))
+        if session_id and len(session_id) < 100:
+            row = db.session.get(ServerSession, _hash(session_id))
+            if row is not None and row.expires_at > utcnow():
+                return PortalSession(dict(row.data or {}), session_id)
+        return PortalSession()
+
+    def save_session(self, app: Flask, session: PortalSession, response: Response) -> None:  # type: ignore[override]
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        if session.destroy_requested or (not session and session.stored and session.modified):
+            if session.session_id:
+                db.session.execute(
+                    delete(ServerSession).where(ServerSession.id_hash == _hash(session.session_id))
+                )
+                db.session.commit()
+            response.delete_cookie(name, domain=domain, path=path)
+            return
+        if not session:
+            return
+        if not session.modified and not self.should_set_cookie(app, session):
+            return
+        expires = utcnow() + app.permanent_session_lifetime
+        data = dict(session)
+        columns = {c: data.get(c) for c in AUTH_COLUMNS}
+        if session.regenerate_requested and session.session_id:
+            db.session.execute(
+                delete(ServerSession).where(ServerSession.id_hash == _hash(session.session_id))
+            )
+            session.session_id, session.stored = None, False
+        if session.stored and session.session_id:
+            # UPDATE only: if back-channel logout deleted the row meanwhile, it stays deleted.
+            result = db.session.execute(
+                update(ServerSession)
+                .where(ServerSession.id_hash == _hash(session.session_id))
+                .values(data=data, expires_at=expires, **columns)
+            )
+            db.session.commit()
+            if result.rowcount == 0:
+                response.delete_cookie(name, domain=domain, path=path)
+                return
+        else:
+            session.session_id = secrets.token_urlsafe(32)
+            db.session.add(
+                ServerSession(
+                    id_hash=_hash(session.session_id), data=data, expires_at=expires, **columns
+                )
+            )
+            db.session.commit()
+        response.set_cookie(
+            name,
+            session.session_id,
+            expires=expires.replace(tzinfo=dt.UTC),
+            httponly=True,
+            domain=domain,
+            path=path,
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+        )
+
+
+def end_sessions(issuer: str, *, sid: str | None = None, sub: str | None = None) -> int:
+    """Delete the sessions a back-channel logout names; return how many ended.
+
+    With ``sid``, only that idp session's portal sessions end (restricted to ``sub`` when
+    given too); with ``sub`` alone, all of that user's sessions end (Back-Channel Logout §2.4).
+    """
+    conditions = [ServerSession.issuer == issuer]
+    if sid:
+        conditions.append(ServerSession.sid == sid)
+        if sub:
+            conditions.append(or_(ServerSession.sub == sub, ServerSession.sub.is_(None)))
+    elif sub:
+        conditions.append(ServerSession.sub == sub)
+    else:
+        return 0
+    result = db.session.execute(delete(ServerSession).where(*conditions))
+    db.session.commit()
+    return int(result.rowcount or 0)
+
+
+def purge_expired() -> int:
+    """Delete expired sessions (run from a periodic job; also done lazily at sign-in)."""
+    result = db.session.execute(delete(ServerSession).where(ServerSession.expires_at <= utcnow()))
+    db.session.commit()
+    return int(result.rowcount or 0)
