@@ -1,0 +1,161 @@
+"""Espace Client identity provider: an OpenID Provider for property managers' customers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import get_locale
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.config import is_https, load_config
+from shared.i18n import pick_locale
+from shared.security import init_security_headers
+
+from .extensions import babel, csrf, db, limiter, mail, migrate
+
+DEFAULTS: dict[str, Any] = {
+    "PUBLIC_URL": "http://127.0.0.1:5100",
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SESSION_COOKIE_NAME": "idp_session",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAIL_SERVER": "127.0.0.1",
+    "MAIL_PORT": 8025,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_DEFAULT_SENDER": "Mon espace client <no-reply@monespaceclient.example>",
+    "MAIL_SUPPRESS_SEND": False,
+    "MAIL_TIMEOUT": 10,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "LOGIN_RATE_LIMIT": "60/minute;600/hour",
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,
+    "ARGON2_PARALLELISM": 4,
+    "BABEL_DEFAULT_LOCALE": "fr",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "PROXY_FIX": False,
+    "PRODUCTION": False,
+}
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The app factory (Flask tutorial style): config, extensions, blueprints, CLI."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, "IDP", DEFAULTS, test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'idp.db'}"
+    app.config["SESSION_COOKIE_SECURE"] = is_https(app.config["PUBLIC_URL"])
+    if app.config.get("PROXY_FIX"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    logging.getLogger("authlib").setLevel(logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=pick_locale,
+        default_translation_directories=";".join(
+            str(p) for p in sorted(Path(__file__).parent.glob("**/translations"))
+        ),
+    )
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
+    app.jinja_env.globals["get_locale"] = lambda: str(get_locale() or "fr")
+    mail.init_app(app)
+    limiter.init_app(app)
+    init_security_headers(app, form_action="*")
+
+    from .oidc.server import init_server
+
+    init_server(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _enable_sqlite_fk(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .account.views import bp as account_bp
+    from .flow.views import bp as flow_bp
+    from .oidc.endpoints import bp as oidc_bp
+
+    for bp in (oidc_bp, flow_bp, account_bp):
+        app.register_blueprint(bp)
+    for name in ("flow.journey_views", "federation.views", "admin.views"):
+        _register_optional(app, name)
+
+    @app.route("/")
+    def index() -> Any:
+        from .models import Realm
+
+        realms = db.session.execute(db.select(Realm).filter_by(enabled=True)).scalars().all()
+        return render_template("index.html", realms=realms)
+
+    @app.route("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+
+def _register_optional(app: Flask, module: str) -> None:
+    """Blueprints of later features register themselves when their module exists."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"idp.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and f"idp.{module}".startswith(exc.name):
+            return
+        raise
+    mod.init_app(app)
+
+
+def _register_errors(app: Flask) -> None:
+    def wants_json() -> bool:
+        return "/protocol/" in request.path or request.path.startswith("/api/") or (
+            request.accept_mimetypes.best == "application/json"
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if wants_json():
+            return jsonify(error=exc.name.lower().replace(" ", "_"),
+                           error_description=exc.description), exc.code
+        return render_template("error.html", status=exc.code, message=None), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        # The detail goes to the log only: never SQL, tokens or secrets in a response.
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if wants_json():
+            return jsonify(error="server_error",
+                           error_description="An unexpected error occurred"), 500
+        return render_template("error.html", status=500, message=None), 500
+
+
+def _enable_sqlite_fk(app: Flask) -> None:
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+
+            @event.listens_for(engine, "connect")
+            def _fk(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=5000")
+                cur.close()

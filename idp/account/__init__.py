@@ -1,0 +1,1 @@
+"""Mon compte: the customer's own page at the idp."""

@@ -1,0 +1,217 @@
+"""The ``idp`` command: Flask's CLI plus realms, clients, customers and keys commands.
+
+Admin subcommands print JSON with ``--json`` (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, FlaskGroup
+
+from . import audit
+from .extensions import db
+from .models import Client, Realm
+
+
+def echo(data: Any, as_json: bool, text: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        click.echo(text if text is not None else json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def get_realm(slug: str) -> Realm:
+    realm = db.session.execute(db.select(Realm).filter_by(slug=slug)).scalar_one_or_none()
+    if realm is None:
+        raise click.ClickException(f"unknown realm: {slug}")
+    return realm
+
+
+realms = AppGroup("realms", help="Realms (agencies): import, export, list.")
+clients_group = AppGroup("clients", help="Client applications of a realm.")
+keys_group = AppGroup("keys", help="Signing keys of a realm.")
+
+
+@realms.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--json", "as_json", is_flag=True)
+def realms_import(file: Any, as_json: bool) -> None:
+    """Create or update a realm from FILE.json (idempotent)."""
+    from .realm_io import RealmImportError, import_realm
+
+    try:
+        data = json.load(file)
+        realm, secrets = import_realm(data)
+    except (ValueError, RealmImportError) as exc:
+        db.session.rollback()
+        raise click.ClickException(f"invalid realm file: {exc}") from exc
+    audit.record("admin_realm_imported", realm_id=realm.id)
+    db.session.commit()
+    result = {"realm": realm.slug, "generated_client_secrets": secrets}
+    lines = [f"realm {realm.slug} imported"]
+    lines += [f"client {cid}: generated secret {s} (shown once)" for cid, s in secrets.items()]
+    echo(result, as_json, "\n".join(lines))
+
+
+@realms.command("export")
+@click.argument("realm")
+def realms_export(realm: str) -> None:
+    """Print REALM as JSON (client secrets are never exported)."""
+    from .realm_io import export_realm
+
+    click.echo(json.dumps(export_realm(get_realm(realm)), ensure_ascii=False, indent=2))
+
+
+@realms.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def realms_list(as_json: bool) -> None:
+    rows = db.session.execute(db.select(Realm).order_by(Realm.slug)).scalars()
+    data = [{"realm": r.slug, "display_name": r.display_name, "enabled": r.enabled} for r in rows]
+    echo(data, as_json, "\n".join(f"{d['realm']}\t{d['display_name']}" for d in data))
+
+
+@clients_group.command("create")
+@click.option("--realm", required=True)
+@click.option("--client-id", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
+@click.option("--auth-method", default="client_secret_basic",
+              type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt",
+                                 "none"]))
+@click.option("--grant-type", "grant_types", multiple=True)
+@click.option("--scope", default=None)
+@click.option("--backchannel-logout-uri", default=None)
+@click.option("--third-party", is_flag=True, help="Ask the customer's consent.")
+@click.option("--json", "as_json", is_flag=True)
+def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout: tuple,
+                   auth_method: str, grant_types: tuple, scope: str | None,
+                   backchannel_logout_uri: str | None, third_party: bool, as_json: bool) -> None:
+    """Register a client; a confidential one gets a generated secret, shown once."""
+    from .realm_io import RealmImportError, upsert_client
+
+    r = get_realm(realm)
+    exists = db.session.execute(
+        db.select(Client).filter_by(realm_id=r.id, client_id=client_id)).scalar_one_or_none()
+    if exists:
+        raise click.ClickException(f"client {client_id} already exists")
+    data: dict[str, Any] = {
+        "client_id": client_id,
+        "redirect_uris": list(redirect_uris),
+        "post_logout_redirect_uris": list(post_logout),
+        "token_endpoint_auth_method": auth_method,
+        "first_party": not third_party,
+    }
+    if grant_types:
+        data["grant_types"] = list(grant_types)
+    if scope:
+        data["scope"] = scope
+    if backchannel_logout_uri:
+        data["backchannel_logout_uri"] = backchannel_logout_uri
+    try:
+        row, secret = upsert_client(r, data)
+    except RealmImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    audit.record("admin_client_created", realm_id=r.id, client_id=client_id)
+    db.session.commit()
+    result = {"client_id": client_id, "client_secret": secret}
+    echo(result, as_json, f"client {client_id} created" + (
+        f"\nclient_secret: {secret}\n(shown once: store it now)" if secret else ""))
+
+
+@clients_group.command("list")
+@click.option("--realm", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def clients_list(realm: str, as_json: bool) -> None:
+    from .clients import snapshot
+
+    r = get_realm(realm)
+    rows = db.session.execute(
+        db.select(Client).filter_by(realm_id=r.id).order_by(Client.client_id)).scalars()
+    data = [snapshot(c).public_metadata() for c in rows]
+    echo(data, as_json, "\n".join(d["client_id"] for d in data))
+
+
+def _client(realm: Realm, client_id: str) -> Client:
+    row = db.session.execute(
+        db.select(Client).filter_by(realm_id=realm.id, client_id=client_id)).scalar_one_or_none()
+    if row is None:
+        raise click.ClickException(f"unknown client: {client_id}")
+    return row
+
+
+@clients_group.command("show")
+@click.option("--realm", required=True)
+@click.argument("client_id")
+def clients_show(realm: str, client_id: str) -> None:
+    from .clients import snapshot
+
+    row = _client(get_realm(realm), client_id)
+    click.echo(json.dumps(snapshot(row).public_metadata(), indent=2, ensure_ascii=False))
+
+
+@clients_group.command("delete")
+@click.option("--realm", required=True)
+@click.argument("client_id")
+def clients_delete(realm: str, client_id: str) -> None:
+    from .clients import forget_client
+
+    r = get_realm(realm)
+    db.session.delete(_client(r, client_id))
+    forget_client(r.id, client_id)
+    audit.record("admin_client_deleted", realm_id=r.id, client_id=client_id)
+    db.session.commit()
+    click.echo(f"client {client_id} deleted")
+
+
+@clients_group.command("rotate-secret")
+@click.option("--realm", required=True)
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+def clients_rotate(realm: str, client_id: str, as_json: bool) -> None:
+    """Issue a new secret (the old one stops working at once)."""
+    from .clients import forget_client, hash_secret, new_secret
+
+    r = get_realm(realm)
+    row = _client(r, client_id)
+    if (row.meta or {}).get("token_endpoint_auth_method") == "none":
+        raise click.ClickException("a public client has no secret")
+    secret = new_secret()
+    row.secret_hash = hash_secret(secret)
+    forget_client(r.id, client_id)
+    audit.record("admin_client_secret_rotated", realm_id=r.id, client_id=client_id)
+    db.session.commit()
+    echo({"client_id": client_id, "client_secret": secret}, as_json,
+         f"client_secret: {secret}\n(shown once: store it now)")
+
+
+@keys_group.command("rotate")
+@click.option("--realm", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def keys_rotate(realm: str, as_json: bool) -> None:
+    """New signing keys; old public keys stay published until their tokens expire."""
+    from .oidc import keys
+
+    r = get_realm(realm)
+    kids = keys.rotate(r)
+    audit.record("admin_keys_rotated", realm_id=r.id, kids=kids)
+    db.session.commit()
+    echo({"realm": r.slug, "active_kids": kids}, as_json, "new keys: " + ", ".join(kids))
+
+
+def register_cli(app: Flask) -> None:
+    from .cli_customers import customers
+
+    for group in (realms, clients_group, keys_group, customers):
+        app.cli.add_command(group)
+
+
+def main() -> None:
+    from . import create_app
+
+    cli = FlaskGroup(create_app=create_app, help="Espace Client identity provider.")
+    cli.main(args=sys.argv[1:], prog_name="idp")

@@ -1,0 +1,1 @@
+"""The sign-in state machine: authenticate, drain required actions, then go back."""

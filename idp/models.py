@@ -1,0 +1,318 @@
+"""SQLAlchemy models of the idp: realms, clients, keys, customers, sessions, tokens, audit.
+
+Secrets (client secrets, codes, refresh tokens, action tokens) are stored as hashes only,
+so a database dump does not hand out working credentials.
+"""
+
+from __future__ import annotations
+
+import calendar
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def epoch(moment: datetime) -> int:
+    """Seconds since the epoch of a naive UTC datetime (how the models store time)."""
+    return calendar.timegm(moment.timetuple())
+
+
+def random_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Realm(db.Model):
+    """An agency network: its own customers, clients, keys, branding and policies."""
+
+    __tablename__ = "realm"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class IdentityProvider(db.Model):
+    """A social provider configured for one realm (Google, LinkedIn, Facebook, X)."""
+
+    __tablename__ = "identity_provider"
+    __table_args__ = (UniqueConstraint("realm_id", "alias"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret: Mapped[str] = mapped_column(String(512))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SigningKey(db.Model):
+    """A realm's signing key. Retired keys stay published until tokens they signed expire."""
+
+    __tablename__ = "signing_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"), index=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    private_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    unpublish_after: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Client(db.Model):
+    """A relying party. ``meta`` holds RFC 7591 metadata; the secret only as a keyed hash."""
+
+    __tablename__ = "client"
+    __table_args__ = (UniqueConstraint("realm_id", "client_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(255))
+    secret_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Customer(db.Model):
+    """An owner or tenant, known by the identifier printed on their notices.
+
+    Exactly one credential kind is normally set: ``password_hash`` (argon2id), a
+    ``legacy_hash`` verified once then re-hashed, or ``temporary_code_hash``.
+    """
+
+    __tablename__ = "customer"
+    __table_args__ = (
+        UniqueConstraint("realm_id", "identifier"),
+        Index("ix_customer_realm_email", "realm_id", "email_normalized"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(64), unique=True, default=random_id)
+    identifier: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email_normalized: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    given_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    family_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    phone_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    legacy_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    temporary_code_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    required_actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    temporary_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_permanently: Mapped[bool] = mapped_column(Boolean, default=False)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    realm: Mapped[Realm] = relationship(lazy="joined")
+
+    def set_email(self, email: str | None, verified: bool = False) -> None:
+        self.email = email
+        self.email_normalized = email.strip().lower() if email else None
+        self.email_verified = verified
+
+    @property
+    def display_name(self) -> str:
+        names = " ".join(n for n in (self.given_name, self.family_name) if n)
+        return names or self.identifier
+
+
+class FederatedIdentity(db.Model):
+    """A social account linked to a customer after the customer proved the identifier."""
+
+    __tablename__ = "federated_identity"
+    __table_args__ = (UniqueConstraint("realm_id", "provider", "subject"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SsoSession(db.Model):
+    """A browser sign-in at the idp; ``id`` is the OIDC ``sid``."""
+
+    __tablename__ = "sso_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=random_id)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    auth_time: Mapped[int] = mapped_column(Integer)
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    acr: Mapped[str] = mapped_column(String(64), default="1")
+    idp: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
+
+
+class SessionClient(db.Model):
+    """Which clients a session signed in to, for back-channel logout."""
+
+    __tablename__ = "session_client"
+    sid: Mapped[str] = mapped_column(
+        ForeignKey("sso_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_pk: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AuthorizationCode(db.Model):
+    """A single-use authorization code (stored hashed), with what the id_token needs."""
+
+    __tablename__ = "authorization_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    code_challenge_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    acr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    idp: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claims: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    # Authlib's AuthorizationCodeMixin / OIDC mixin protocol.
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> str | None:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.amr or [])
+
+
+class Token(db.Model):
+    """One issued access token (by ``jti``) and its optional refresh token.
+
+    Refresh tokens rotate: a rotated row keeps ``family_id`` so a reused refresh token
+    revokes the whole chain.
+    """
+
+    __tablename__ = "token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"))
+    client_pk: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    sid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    code_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True, default=random_id)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    access_jti: Mapped[str] = mapped_column(String(64), unique=True)
+    access_expires_at: Mapped[datetime] = mapped_column(DateTime)
+    refresh_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    auth_time: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    acr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    idp: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claims: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    customer: Mapped[Customer | None] = relationship(lazy="joined")
+
+    # Authlib's TokenMixin protocol, for the refresh grant.
+    def check_client(self, client: Any) -> bool:
+        return client.pk == self.client_pk
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_expired(self) -> bool:
+        return self.refresh_expires_at is None or self.refresh_expires_at <= utcnow()
+
+
+class Consent(db.Model):
+    """Scopes a customer granted to a third-party client (first-party clients need none)."""
+
+    __tablename__ = "consent"
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_pk: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope: Mapped[str] = mapped_column(Text, default="")
+    granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ActionToken(db.Model):
+    """An emailed link (verify email, reset password): single use, bound to an address."""
+
+    __tablename__ = "action_token"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=random_id)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuditEvent(db.Model):
+    """Who did what, when, from where. Never holds a secret."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

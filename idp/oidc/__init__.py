@@ -1,0 +1,1 @@
+"""The OpenID Provider: Authlib server wiring, grants, keys, claims and endpoints."""

@@ -1,0 +1,139 @@
+"""Realm JSON import/export (DESIGN §3): idempotent, updates in place.
+
+Client fields use RFC 7591 names. A given ``client_secret`` is kept (stored hashed);
+a confidential client without one gets a generated secret, reported once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .clients import AUTH_METHODS, CLIENT_DEFAULTS, forget_client, hash_secret, new_secret
+from .extensions import db
+from .models import Client, IdentityProvider, Realm
+from .oidc import keys
+
+REALM_FIELDS = ("realm", "display_name", "clients", "identity_providers", "enabled")
+PROVIDER_ALIASES = ("google", "linkedin", "facebook", "x")
+PROVIDER_OVERRIDES = (
+    "issuer", "discovery_url", "authorization_url", "token_url", "userinfo_url", "jwks_url",
+    "graph_version", "scope", "email_capability",
+)
+
+
+class RealmImportError(ValueError):
+    pass
+
+
+def validate_client_meta(meta: dict[str, Any]) -> None:
+    method = meta.get("token_endpoint_auth_method", CLIENT_DEFAULTS["token_endpoint_auth_method"])
+    if method not in AUTH_METHODS:
+        raise RealmImportError(f"unsupported token_endpoint_auth_method: {method}")
+    alg = meta.get("id_token_signed_response_alg", "RS256")
+    if alg not in keys.SUPPORTED_ALGS:
+        raise RealmImportError(f"unsupported id_token_signed_response_alg: {alg}")
+    for field in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "response_types"):
+        value = meta.get(field, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RealmImportError(f"{field} must be a list of strings")
+
+
+def upsert_client(realm: Realm, data: dict[str, Any]) -> tuple[Client, str | None]:
+    """Create or update a client; returns it and a newly generated secret (else None)."""
+    client_id = data.get("client_id")
+    if not client_id or not isinstance(client_id, str):
+        raise RealmImportError("client without client_id")
+    meta = {k: v for k, v in data.items() if k not in ("client_id", "client_secret")}
+    validate_client_meta(meta)
+    row = db.session.execute(
+        db.select(Client).filter_by(realm_id=realm.id, client_id=client_id)
+    ).scalar_one_or_none()
+    created_secret = None
+    if row is None:
+        row = Client(realm_id=realm.id, client_id=client_id, meta={})
+        db.session.add(row)
+    if row.meta != meta:
+        row.meta = meta
+    public = meta.get("token_endpoint_auth_method") == "none"
+    if public:
+        row.secret_hash = None
+    elif data.get("client_secret"):
+        wanted = hash_secret(data["client_secret"])
+        if row.secret_hash != wanted:
+            row.secret_hash = wanted
+    elif row.secret_hash is None and meta.get("token_endpoint_auth_method") != "private_key_jwt":
+        created_secret = new_secret()
+        row.secret_hash = hash_secret(created_secret)
+    forget_client(realm.id, client_id)
+    return row, created_secret
+
+
+def import_realm(data: dict[str, Any]) -> tuple[Realm, dict[str, str]]:
+    """Create or update a realm from its JSON; returns it and any generated client secrets."""
+    slug = data.get("realm")
+    if not slug or not isinstance(slug, str):
+        raise RealmImportError("missing 'realm' (slug)")
+    realm = db.session.execute(db.select(Realm).filter_by(slug=slug)).scalar_one_or_none()
+    if realm is None:
+        realm = Realm(slug=slug, display_name=data.get("display_name") or slug, settings={})
+        db.session.add(realm)
+        db.session.flush()
+    if data.get("display_name") and realm.display_name != data["display_name"]:
+        realm.display_name = data["display_name"]
+    if "enabled" in data:
+        realm.enabled = bool(data["enabled"])
+    settings = {k: v for k, v in data.items() if k not in REALM_FIELDS}
+    if settings and settings != realm.settings:
+        realm.settings = {**(realm.settings or {}), **settings}
+    keys.ensure_keys(realm)
+    secrets: dict[str, str] = {}
+    for client_data in data.get("clients", []):
+        _row, secret = upsert_client(realm, client_data)
+        if secret:
+            secrets[client_data["client_id"]] = secret
+    for provider in data.get("identity_providers", []):
+        upsert_provider(realm, provider)
+    db.session.commit()
+    return realm, secrets
+
+
+def upsert_provider(realm: Realm, data: dict[str, Any]) -> IdentityProvider:
+    alias = data.get("alias")
+    if alias not in PROVIDER_ALIASES:
+        raise RealmImportError(f"identity provider alias must be one of {PROVIDER_ALIASES}")
+    if not data.get("client_id") or not data.get("client_secret"):
+        raise RealmImportError(f"identity provider {alias}: client_id and client_secret needed")
+    row = db.session.execute(
+        db.select(IdentityProvider).filter_by(realm_id=realm.id, alias=alias)
+    ).scalar_one_or_none()
+    if row is None:
+        row = IdentityProvider(realm_id=realm.id, alias=alias, settings={})
+        db.session.add(row)
+    row.client_id = data["client_id"]
+    row.client_secret = data["client_secret"]
+    row.enabled = bool(data.get("enabled", True))
+    overrides = {k: data[k] for k in PROVIDER_OVERRIDES if k in data}
+    if row.settings != overrides:
+        row.settings = overrides
+    return row
+
+
+def export_realm(realm: Realm) -> dict[str, Any]:
+    """The realm as JSON. Client secrets are never exported (only their hash is stored)."""
+    from .clients import snapshot
+
+    clients = db.session.execute(
+        db.select(Client).filter_by(realm_id=realm.id).order_by(Client.client_id)
+    ).scalars()
+    providers = db.session.execute(
+        db.select(IdentityProvider).filter_by(realm_id=realm.id).order_by(IdentityProvider.alias)
+    ).scalars()
+    data: dict[str, Any] = {"realm": realm.slug, "display_name": realm.display_name}
+    data.update(realm.settings or {})
+    data["clients"] = [snapshot(c).public_metadata() for c in clients]
+    data["identity_providers"] = [
+        {"alias": p.alias, "client_id": p.client_id, "client_secret": p.client_secret,
+         "enabled": p.enabled, **(p.settings or {})}
+        for p in providers
+    ]
+    return data

@@ -1,0 +1,30 @@
+"""Fixtures shared by every test: a fresh idp app and database per test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Tests run fast argon2 parameters; production defaults are checked in bench/.
+FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+
+
+def database_uri(tmp_path) -> str:
+    """SQLite per test by default; TEST_DATABASE_URL (CI: PostgreSQL) when set."""
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'idp.db'}"
+
+
+@pytest.fixture
+def idp_config(tmp_path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "SQLALCHEMY_DATABASE_URI": database_uri(tmp_path),
+        "PUBLIC_URL": "http://idp.test",
+        "SERVER_NAME": None,
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://"),
+        "MAIL_SUPPRESS_SEND": True,
+        **FAST_ARGON2,
+    }
