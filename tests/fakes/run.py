@@ -11,6 +11,7 @@ no port race; we then poll ``/_fake/health`` until it answers.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -18,11 +19,47 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import requests
 
 PROVIDERS = ("google", "linkedin", "facebook", "x")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+#: Credentials of the default clients registered in each fake.
+DEFAULT_CREDENTIALS: dict[str, tuple[str, str]] = {
+    "google": ("google-client-id.apps.googleusercontent.com", "google-client-secret"),
+    "linkedin": ("86linkedinclient", "linkedin-client-secret"),
+    "facebook": ("1234567890123456", "facebook-app-secret"),
+    "x": ("x-client-id", "x-client-secret"),
+}
+
+
+def identity_provider_settings(alias: str, base_url: str) -> dict[str, Any]:
+    """One realm JSON ``identity_providers`` entry pointing at a running fake."""
+    client_id, secret = DEFAULT_CREDENTIALS[alias]
+    entry: dict[str, Any] = {"alias": alias, "client_id": client_id,
+                             "client_secret": secret, "enabled": True}
+    if alias == "google":
+        entry["discovery_url"] = f"{base_url}/.well-known/openid-configuration"
+    elif alias == "linkedin":
+        entry["discovery_url"] = f"{base_url}/oauth/.well-known/openid-configuration"
+    elif alias == "facebook":
+        entry.update(graph_version="v24.0",
+                     authorization_url=f"{base_url}/v24.0/dialog/oauth",
+                     token_url=f"{base_url}/v24.0/oauth/access_token",
+                     userinfo_url=f"{base_url}/v24.0/me")
+    elif alias == "x":
+        entry.update(authorization_url=f"{base_url}/i/oauth2/authorize",
+                     token_url=f"{base_url}/2/oauth2/token",
+                     userinfo_url=f"{base_url}/2/users/me")
+    return entry
+
+
+def realm_identity_providers(urls: dict[str, str]) -> list[dict[str, Any]]:
+    """The realm JSON ``identity_providers`` list for the fakes ``running_fakes()`` yielded."""
+    return [identity_provider_settings(alias, url) for alias, url in urls.items()]
 
 
 def _read_listening_line(proc: subprocess.Popen[str], timeout: float) -> str:
@@ -104,6 +141,8 @@ def main() -> None:
     with running_fakes() as urls:
         for alias, url in urls.items():
             print(f"{alias:9s} {url}", flush=True)
+        print(json.dumps({"identity_providers": realm_identity_providers(urls)}, indent=2),
+              flush=True)
         try:
             while True:
                 time.sleep(3600)

@@ -16,15 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `tests` has no __init__.py: make `tests.fakes` importable
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.run import running_fakes  # noqa: E402
+from tests.fakes.run import (  # noqa: E402
+    DEFAULT_CREDENTIALS,
+    identity_provider_settings,
+    running_fakes,
+)
 
 ALIASES = ("google", "linkedin", "facebook", "x")
-CREDENTIALS = {
-    "google": ("google-client-id.apps.googleusercontent.com", "google-client-secret"),
-    "linkedin": ("86linkedinclient", "linkedin-client-secret"),
-    "facebook": ("1234567890123456", "facebook-app-secret"),
-    "x": ("x-client-id", "x-client-secret"),
-}
+CREDENTIALS = DEFAULT_CREDENTIALS
 
 
 def redirect_uri(alias: str, realm: str = "paris") -> str:
@@ -34,23 +33,7 @@ def redirect_uri(alias: str, realm: str = "paris") -> str:
 
 def settings_for(alias: str, urls: dict[str, str], **overrides: Any) -> dict[str, Any]:
     """One realm JSON ``identity_providers`` entry pointing at the fake."""
-    base = urls[alias]
-    client_id, secret = CREDENTIALS[alias]
-    settings: dict[str, Any] = {"alias": alias, "client_id": client_id,
-                                "client_secret": secret, "enabled": True}
-    if alias == "google":
-        settings["discovery_url"] = f"{base}/.well-known/openid-configuration"
-    elif alias == "linkedin":
-        settings["discovery_url"] = f"{base}/oauth/.well-known/openid-configuration"
-    elif alias == "facebook":
-        settings.update(graph_version="v24.0",
-                        authorization_url=f"{base}/{{graph_version}}/dialog/oauth",
-                        token_url=f"{base}/{{graph_version}}/oauth/access_token",
-                        userinfo_url=f"{base}/{{graph_version}}/me")
-    elif alias == "x":
-        settings.update(authorization_url=f"{base}/i/oauth2/authorize",
-                        token_url=f"{base}/2/oauth2/token",
-                        userinfo_url=f"{base}/2/users/me")
+    settings = identity_provider_settings(alias, urls[alias])
     settings.update(overrides)
     return settings
 

@@ -153,7 +153,11 @@ def test_facebook_email_is_never_verified(fakes) -> None:
 
 
 def test_facebook_graph_version_is_configurable(fakes) -> None:
-    settings = settings_for("facebook", fakes, graph_version="19")
+    base = fakes["facebook"]
+    settings = settings_for("facebook", fakes, graph_version="19",
+                            authorization_url=f"{base}/{{graph_version}}/dialog/oauth",
+                            token_url=f"{base}/{{graph_version}}/oauth/access_token",
+                            userinfo_url=f"{base}/{{graph_version}}/me")
     adapter = get_adapter("facebook", settings)
     url, _ = adapter.begin(redirect_uri("facebook"))
     assert "/v19.0/dialog/oauth" in url
