@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     # client_secret_basic | client_secret_post | none (public client, PKCE only)
     "OIDC_TOKEN_AUTH_METHOD": "client_secret_basic",
     "OIDC_TIMEOUT": 5.0,
-    "JWKS_MIN_REFETCH_INTERVAL": 30.0,
+    "JWKS_MIN_REFETCH_INTERVAL": 10.0,
     "PUBLIC_URL": "http://127.0.0.1:5101",
     "API_AUDIENCE": None,  # default: OIDC_CLIENT_ID
     "API_TOKEN_VALIDATION": "local",  # local | introspection

@@ -75,7 +75,7 @@ class OIDCClient:
         token_auth_method: str = "client_secret_basic",  # noqa: S107
         timeout: float = 5.0,
         discovery_ttl: float = 3600.0,
-        jwks_min_refetch_interval: float = 30.0,
+        jwks_min_refetch_interval: float = 10.0,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id

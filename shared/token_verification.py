@@ -11,7 +11,8 @@ an HTTP round-trip per request and makes every resource app depend on the provid
 Why a cache with a guarded refetch: keys rotate. A token signed with a key we have never seen
 (unknown ``kid``) triggers one JWKS refetch, so rotation works without a restart; a minimum
 interval between refetches stops a flood of forged tokens with random ``kid`` values from
-turning into a flood of requests to the provider.
+turning into a flood of requests to the provider. The cache also expires after ``cache_ttl``
+so that a key the provider withdrew (compromised, retired) stops being accepted.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class JWKSVerifier:
         *,
         algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
         leeway: int = 60,
-        min_refetch_interval: float = 30.0,
+        min_refetch_interval: float = 10.0,
+        cache_ttl: float = 3600.0,
         timeout: float = 5.0,
         http: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
@@ -84,6 +86,7 @@ class JWKSVerifier:
         self.algorithms = tuple(a for a in algorithms if a != "none" and not a.startswith("HS"))
         self.leeway = leeway
         self.min_refetch_interval = min_refetch_interval
+        self.cache_ttl = cache_ttl
         self.timeout = timeout
         self.http = http
         self.clock = clock
@@ -120,7 +123,15 @@ class JWKSVerifier:
     def key_for(self, kid: str | None) -> Any:
         """Return the verification key for ``kid``, refetching the JWKS once if it is unknown."""
         with self._lock:
-            keys = self._keys if self._keys is not None else self._refetch()
+            keys = self._keys
+            if keys is None:
+                keys = self._refetch()
+            elif self.clock() - self._fetched_at > self.cache_ttl:
+                # Periodic refresh, so keys the provider withdrew stop being trusted.
+                try:
+                    keys = self._refetch()
+                except KeySourceError:
+                    pass  # keep the known keys while the provider is unreachable
             key = self._find(keys, kid)
             if key is None and self.clock() - self._fetched_at >= self.min_refetch_interval:
                 key = self._find(self._refetch(), kid)
