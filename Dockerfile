@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY idp ./idp
+COPY portal ./portal
+COPY shared ./shared
+COPY config ./config
+RUN pip install --no-cache-dir '.[postgres,redis]' && \
+    (pybabel compile -d idp/translations || true) && (pybabel compile -d portal/translations || true)
+RUN useradd --system app
+USER app

@@ -1,0 +1,33 @@
+# Espace Client: `make demo` runs both apps with demo data; `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres,redis]'
+	$(BIN)/pybabel compile --use-fuzzy -d idp/translations >/dev/null 2>&1 || true
+	$(BIN)/pybabel compile --use-fuzzy -d portal/translations >/dev/null 2>&1 || true
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	bash scripts/demo.sh
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup
+	bash scripts/ensure-chromium.sh
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .demo instance idp/instance portal/instance
