@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -136,8 +137,13 @@ def running_fakes(
                 proc.stdout.close()
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # so that running_fakes() stops the children on `kill`
+
+
 def main() -> None:
     """``python -m tests.fakes.run``: start all four and print their URLs until Ctrl-C."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with running_fakes() as urls:
         for alias, url in urls.items():
             print(f"{alias:9s} {url}", flush=True)

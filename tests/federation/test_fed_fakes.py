@@ -157,3 +157,25 @@ def test_fake_runs_by_hand_with_a_users_file(tmp_path) -> None:
         proc.wait(timeout=5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_x_codes_expire(monkeypatch) -> None:
+    """X codes live 30 s; in-process fake with a zero TTL shows the expiry is enforced."""
+    from tests.fakes import x as fake_x
+
+    app = fake_x.create_app("http://127.0.0.1:1", code_ttl=0.0)
+    client = app.test_client()
+    verifier = "v" * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    resp = client.get("/i/oauth2/authorize?" + urlencode({
+        "client_id": "x-client-id", "redirect_uri": redirect_uri("x"), "response_type": "code",
+        "state": "s", "scope": "users.read tweet.read", "code_challenge_method": "S256",
+        "code_challenge": challenge.rstrip(b"=").decode(), "auto": "allow",
+        "login_hint": "alice"}))
+    code = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))["code"]
+    token = client.post("/2/oauth2/token", headers={
+        "Authorization": "Basic " + base64.b64encode(b"x-client-id:x-client-secret").decode()},
+        data={"grant_type": "authorization_code", "code": code,
+              "redirect_uri": redirect_uri("x"), "code_verifier": verifier})
+    assert token.status_code == 400
+    assert token.get_json()["error_description"].startswith("Value passed for the authorization")
