@@ -247,6 +247,14 @@ class OIDCAdapter(ProviderAdapter):
         return claims
 
     # -- the flow ---------------------------------------------------------------------------
+    def check_callback_error(self, args: Mapping[str, str]) -> None:
+        """Also RFC 9207: an ``iss`` in the callback must be our provider's (mix-up defence)."""
+        super().check_callback_error(args)
+        iss = args.get("iss")
+        if iss is not None and iss not in self.accepted_issuers(str(self.metadata()["issuer"])):
+            raise FederationError("invalid_response", f"{self.alias}: callback iss is another "
+                                  "provider's")
+
     def authorization_endpoint(self) -> str:
         return str(self.metadata()["authorization_endpoint"])
 

@@ -159,7 +159,7 @@ def test_fake_runs_by_hand_with_a_users_file(tmp_path) -> None:
             proc.stdout.close()
 
 
-def test_x_codes_expire(monkeypatch) -> None:
+def test_x_codes_expire() -> None:
     """X codes live 30 s; in-process fake with a zero TTL shows the expiry is enforced."""
     from tests.fakes import x as fake_x
 

@@ -45,6 +45,14 @@ def test_google_nonce_kept_differs_is_invalid_response(fakes) -> None:
     assert "nonce" in err.value.detail
 
 
+def test_google_callback_iss_of_another_provider_is_refused(fakes) -> None:
+    adapter, args, kept = sign_in("google", fakes)
+    assert args["iss"] == fakes["google"]  # RFC 9207 parameter, as Google sends it
+    with pytest.raises(FederationError) as err:
+        adapter.complete(redirect_uri("google"), {**args, "iss": fakes["linkedin"]}, kept)
+    assert err.value.reason == "invalid_response"
+
+
 def test_google_wrong_pkce_verifier_is_provider_error(fakes) -> None:
     adapter, args, kept = sign_in("google", fakes)
     with pytest.raises(FederationError) as err:
