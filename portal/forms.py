@@ -7,6 +7,14 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+try:  # WTForms >= 3.3 deprecates (value, label) tuples
+    from wtforms import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+
+    def SelectChoice(value: str, label: object) -> tuple:  # type: ignore[no-redef]
+        """Older WTForms take plain ``(value, label)`` tuples."""
+        return (value, label)
+
 
 class SavedSearchForm(FlaskForm):
     """Add a saved property search ("Mes recherches")."""
@@ -17,7 +25,7 @@ class SavedSearchForm(FlaskForm):
     )
     transaction = RadioField(
         _l("Type"),
-        choices=[("location", _l("Location")), ("achat", _l("Achat"))],
+        choices=[SelectChoice("location", _l("Location")), SelectChoice("achat", _l("Achat"))],
         default="location",
         validators=[DataRequired(_l("Choisissez location ou achat."))],
     )

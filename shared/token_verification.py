@@ -17,6 +17,7 @@ so that a key the provider withdrew (compromised, retired) stops being accepted.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -128,10 +129,9 @@ class JWKSVerifier:
                 keys = self._refetch()
             elif self.clock() - self._fetched_at > self.cache_ttl:
                 # Periodic refresh, so keys the provider withdrew stop being trusted.
-                try:
+                # On failure, keep the known keys while the provider is unreachable.
+                with contextlib.suppress(KeySourceError):
                     keys = self._refetch()
-                except KeySourceError:
-                    pass  # keep the known keys while the provider is unreachable
             key = self._find(keys, kid)
             if key is None and self.clock() - self._fetched_at >= self.min_refetch_interval:
                 key = self._find(self._refetch(), kid)
