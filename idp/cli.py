@@ -113,7 +113,7 @@ def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout
     if backchannel_logout_uri:
         data["backchannel_logout_uri"] = backchannel_logout_uri
     try:
-        row, secret = upsert_client(r, data)
+        _row, secret = upsert_client(r, data)
     except RealmImportError as exc:
         raise click.ClickException(str(exc)) from exc
     audit.record("admin_client_created", realm_id=r.id, client_id=client_id)

@@ -11,6 +11,7 @@ import json
 import time
 from datetime import timedelta
 from typing import Any
+
 from flask import g, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -112,7 +113,8 @@ def needs_login(sso: SsoSession | None, checks: dict[str, Any], args: dict[str, 
     """Whether this request must (re)authenticate the customer."""
     if sso is None:
         return True
-    if session.pop("fresh_login", None) == args.get("_flow"):
+    fresh = session.pop("fresh_login", None)
+    if fresh and fresh == args.get("_flow"):
         return False
     if "login" in checks["prompts"]:
         return True

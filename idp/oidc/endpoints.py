@@ -9,7 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6750 import InvalidTokenError
-from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -22,8 +32,8 @@ from ..redirects import with_params
 from ..sessions import current_sso
 from . import authorize as authorize_module
 from . import keys, tokens
-from .logout import end_session as end_session_row
 from .claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES, claims_for_scope, requested_claims
+from .logout import end_session as end_session_row
 from .server import authorization
 
 bp = Blueprint("oidc", __name__, url_prefix="/realms/<realm>")
@@ -106,7 +116,13 @@ def authorize() -> Any:
 
 @bp.route(f"{PROTOCOL}/token", methods=["POST"])
 def token() -> Response:
-    return no_store(authorization.create_token_response())
+    resp = authorization.create_token_response()
+    # One transaction per grant: code use, token rows and session links together.
+    if resp.status_code == 200:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return no_store(resp)
 
 
 @bp.route(f"{PROTOCOL}/revoke", methods=["POST"])

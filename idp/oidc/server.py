@@ -194,7 +194,6 @@ class IdTokenExtension:
         )
         if source.sid:
             _remember_session_client(source.sid, request.client.pk)
-        db.session.commit()
         return response
 
 

@@ -79,6 +79,6 @@ def decode_own(realm_id: int, token: str) -> tuple[dict[str, Any], dict[str, Any
         if key is None:
             return None
         decoded = jwt.decode(token, key, algorithms=list(keys.SUPPORTED_ALGS))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     return dict(header), dict(decoded.claims)
