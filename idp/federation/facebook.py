@@ -62,7 +62,9 @@ class FacebookAdapter(ProviderAdapter):
         return self.authorization_url
 
     def authorization_params(self, kept: dict[str, Any]) -> dict[str, str]:
-        return {"scope": self.scope}
+        scope = self.settings.get("scope")
+        return {"scope": ",".join(str(scope).replace(",", " ").split()) if scope
+                else self.scope}
 
     def check_callback_error(self, args: Mapping[str, str]) -> None:
         # Facebook: error=access_denied&error_reason=user_denied&error_code=200; older dialogs

@@ -130,6 +130,13 @@ class OIDCAdapter(ProviderAdapter):
     #: Reject unknown JOSE header members (LinkedIn sends a bogus ``zip``).
     strict_jose_headers: ClassVar[bool] = True
 
+    def __init__(self, settings: Mapping[str, Any], timeout: float = 10.0) -> None:
+        super().__init__(settings, timeout)
+        _ = self.scope  # refuse a bad scope override at construction, not at sign-in
+        for name in ("discovery_url", "authorization_url", "token_url", "userinfo_url",
+                     "jwks_url"):
+            self.setting_url(name)  # same for a non-https endpoint override
+
     # -- metadata -------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
         """Endpoints: explicit realm overrides win, the rest comes from (cached) discovery."""
@@ -258,8 +265,19 @@ class OIDCAdapter(ProviderAdapter):
     def authorization_endpoint(self) -> str:
         return str(self.metadata()["authorization_endpoint"])
 
+    @property
+    def scope(self) -> str:
+        """The realm's ``scope`` override (must keep ``openid``), else the provider default."""
+        scope = clean_str(self.settings.get("scope"))
+        if scope is None:
+            return self.default_scope
+        words = scope.replace(",", " ").split()
+        if "openid" not in words:
+            raise ValueError(f"{self.alias} scope must include openid")
+        return " ".join(words)
+
     def authorization_params(self, kept: dict[str, Any]) -> dict[str, str]:
-        params = {"scope": self.default_scope}
+        params = {"scope": self.scope}
         if self.send_nonce:
             kept["nonce"] = secrets.token_urlsafe(32)
             params["nonce"] = kept["nonce"]

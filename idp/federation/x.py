@@ -6,7 +6,7 @@
 * email: X only returns ``confirmed_email`` when the app has the "Request email" capability,
   the ``users.email`` scope was granted and the field requested.  It is confirmed by X, hence
   ``email_verified=True`` when present; otherwise there is no email at all.  Set
-  ``"request_email": false`` in the realm settings for an app without the capability.
+  ``"email_capability": false`` in the realm settings for an app without the capability.
 * X has no given/family name split: only ``name`` (display name).
 """
 
@@ -15,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from idp.federation.base import FederationError, NormalisedProfile, ProviderAdapter, make_profile
+from idp.federation.base import (
+    FederationError,
+    NormalisedProfile,
+    ProviderAdapter,
+    clean_str,
+    make_profile,
+)
 from idp.federation.oidc_common import pkce_pair
 
 
@@ -30,16 +36,25 @@ class XAdapter(ProviderAdapter):
         self.token_url = self.setting_url("token_url", "https://api.x.com/2/oauth2/token") or ""
         self.userinfo_url = self.setting_url("userinfo_url",
                                              "https://api.x.com/2/users/me") or ""
-        self.request_email = bool(settings.get("request_email", True))
+        # `email_capability` is the name the realm importer keeps; `request_email` an alias.
+        self.request_email = bool(settings.get("email_capability",
+                                               settings.get("request_email", True)))
+        scope = clean_str(settings.get("scope"))
+        if scope is None:
+            words = ["users.read", "tweet.read"] + (["users.email"] if self.request_email else [])
+        else:
+            words = scope.replace(",", " ").split()
+            if not {"users.read", "tweet.read"} <= set(words):
+                raise ValueError("x scope must include users.read and tweet.read (/2/users/me)")
+            self.request_email = self.request_email and "users.email" in words
+        self.scope = " ".join(words)
 
     def authorization_endpoint(self) -> str:
         return self.authorization_url
 
     def authorization_params(self, kept: dict[str, Any]) -> dict[str, str]:
-        # /2/users/me needs both users.read and tweet.read.
-        scope = ["users.read", "tweet.read"] + (["users.email"] if self.request_email else [])
         kept["code_verifier"], challenge = pkce_pair()
-        return {"scope": " ".join(scope), "code_challenge": challenge,
+        return {"scope": self.scope, "code_challenge": challenge,
                 "code_challenge_method": "S256"}
 
     def finish(self, redirect_uri: str, code: str, kept: Mapping[str, Any]) -> NormalisedProfile:

@@ -37,6 +37,9 @@ def test_get_adapter_refuses_bad_configuration() -> None:
     with pytest.raises(ValueError, match="https"):
         get_adapter("x", {"alias": "x", "client_id": "a", "client_secret": "b",
                           "token_url": "http://api.example.com/2/oauth2/token"})
+    with pytest.raises(ValueError, match="https"):
+        get_adapter("google", {"alias": "google", "client_id": "a", "client_secret": "b",
+                               "discovery_url": "http://accounts.example.com/.well-known/x"})
     with pytest.raises(ValueError):
         get_adapter("facebook", {"alias": "facebook", "client_id": "a", "client_secret": "b",
                                  "graph_version": "latest"})

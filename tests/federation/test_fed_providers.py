@@ -201,8 +201,9 @@ def test_x_unconfirmed_email_is_absent(fakes) -> None:
     assert profile.email is None and profile.email_verified is False
 
 
-def test_x_request_email_false_does_not_ask(fakes) -> None:
-    adapter = get_adapter("x", settings_for("x", fakes, request_email=False))
+@pytest.mark.parametrize("setting", ["email_capability", "request_email"])
+def test_x_without_capability_setting_does_not_ask(setting, fakes) -> None:
+    adapter = get_adapter("x", settings_for("x", fakes, **{setting: False}))
     url, kept = adapter.begin(redirect_uri("x"))
     assert "users.email" not in url
     profile = adapter.complete(redirect_uri("x"), authorize(url), kept)
@@ -215,3 +216,18 @@ def test_x_wrong_verifier_is_provider_error(fakes) -> None:
         adapter.complete(redirect_uri("x"), args, {**kept, "code_verifier": "y" * 64})
     assert err.value.reason == "provider_error"
     assert "code verifier" in err.value.detail
+
+
+def test_scope_overrides(fakes) -> None:
+    x = get_adapter("x", settings_for("x", fakes, scope="users.read tweet.read"))
+    url, kept = x.begin(redirect_uri("x"))
+    assert "users.email" not in url
+    assert x.complete(redirect_uri("x"), authorize(url), kept).email is None
+    with pytest.raises(ValueError):
+        get_adapter("x", settings_for("x", fakes, scope="users.read"))
+    google = get_adapter("google", settings_for("google", fakes, scope="openid email"))
+    url, kept = google.begin(redirect_uri("google"))
+    profile = google.complete(redirect_uri("google"), authorize(url), kept)
+    assert profile.email == "alice.martin@example.com" and profile.given_name is None
+    with pytest.raises(ValueError):
+        get_adapter("linkedin", settings_for("linkedin", fakes, scope="profile email"))
