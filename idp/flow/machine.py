@@ -36,6 +36,7 @@ def begin(authz_args: dict[str, str], login_hint: str | None = None) -> Response
     args.pop("consent", None)
     session["authz"] = args
     session.pop("pending", None)
+    session.pop("carry", None)
     params = {"realm": g.realm.slug}
     if login_hint:
         params["login_hint"] = login_hint
@@ -48,6 +49,24 @@ def authenticated(
     """A credential was proven: note who, then drain required actions."""
     session["pending"] = {"customer": customer.id, "amr": amr, "idp": idp, **extra}
     return next_step()
+
+
+def remember(key: str, value: Any) -> None:
+    """Keep ``value`` until the sign-in completes (e.g. a social identity to link);
+    completion hooks receive it in their data dict."""
+    carry = dict(session.get("carry") or {})
+    carry[key] = value
+    session["carry"] = carry
+
+
+def remembered(key: str) -> Any:
+    return (session.get("carry") or {}).get(key)
+
+
+def forget(key: str) -> None:
+    carry = dict(session.get("carry") or {})
+    carry.pop(key, None)
+    session["carry"] = carry
 
 
 def pending_customer() -> Customer | None:
@@ -82,7 +101,7 @@ def next_step() -> Response:
 
 
 def complete(customer: Customer) -> Response:
-    pending = pending_data()
+    pending = {**(session.get("carry") or {}), **pending_data()}
     authz = session.get("authz")
     start_sso(customer, list(pending.get("amr") or ["pwd"]), pending.get("idp"))
     for hook in _on_complete:
