@@ -91,6 +91,43 @@ def new_temporary_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
+TEMP_PREFIX = "hmac-sha256"
+
+
+def _temporary_key() -> bytes:
+    """The server-side key (pepper) of temporary codes: ``TEMPORARY_CODE_KEY``, else derived
+    from ``SECRET_KEY``. It is not in the database, so a dump alone reveals no code."""
+    cfg = current_app.config
+    key = cfg.get("TEMPORARY_CODE_KEY") or cfg["SECRET_KEY"]
+    return hmac.new(str(key).encode(), b"idp-temporary-code", hashlib.sha256).digest()
+
+
+def hash_temporary_code(code: str, key: bytes | None = None) -> str:
+    """A keyed hash of a 6-digit code: ``hmac-sha256$<key id>$<salt>$<digest>``.
+
+    Why not argon2: 10**6 codes are exhausted offline whatever the cost (28 h per account at
+    production argon2), so the cost would only slow down the import of 50,000 letters
+    (hours); what protects a code is the pepper (offline) and the permanent lockout after
+    N failures (online). Chosen passwords are always argon2id.
+    """
+    key = key or _temporary_key()
+    salt = secrets.token_hex(8)
+    digest = hmac.new(key, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+    return f"{TEMP_PREFIX}${hashlib.sha256(key).hexdigest()[:8]}${salt}${digest}"
+
+
+def verify_temporary_code(stored: str, code: str, key: bytes | None = None) -> bool:
+    """Check a code against either format (keyed hash, or argon2 from ``customers create``)."""
+    if not stored.startswith(TEMP_PREFIX + "$"):
+        return _argon2_ok(stored, code)
+    parts = stored.split("$")
+    if len(parts) != 4:
+        return False
+    key = key or _temporary_key()
+    digest = hmac.new(key, f"{parts[2]}:{code}".encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(digest, parts[3])
+
+
 @dataclass
 class Attempt:
     """The outcome of a password check. ``customer`` is set only on success."""
@@ -137,7 +174,10 @@ def check_password(customer: Customer, password: str) -> Attempt:
         if verify_legacy(customer.legacy_hash, password):
             return Attempt(customer, used_legacy=True)
     elif customer.temporary_code_hash:
-        if _argon2_ok(customer.temporary_code_hash, password):
+        keyed = customer.temporary_code_hash.startswith(TEMP_PREFIX + "$")
+        if keyed:
+            burn_time(password)  # same cost as an argon2 check: timing tells nothing
+        if verify_temporary_code(customer.temporary_code_hash, password):
             return Attempt(customer, used_temporary=True)
     else:
         burn_time(password)
@@ -163,6 +203,30 @@ def authenticate(realm: Realm, login: str, password: str, settings: dict[str, An
             return attempt
         fail(customer, settings)
     return Attempt(None)
+
+
+def unlock(customer: Customer) -> None:
+    """Lift every lock (agency action, ``idp customers unlock``); the caller audits."""
+    customer.failed_attempts = 0
+    customer.temporary_failures = 0
+    customer.locked_until = None
+    customer.locked_permanently = False
+
+
+def set_password(customer: Customer, password: str) -> None:
+    """A chosen password replaces every other credential (temporary code, legacy hash)."""
+    customer.password_hash = hash_password(password)
+    customer.legacy_hash = None
+    customer.temporary_code_hash = None
+    customer.temporary_failures = 0
+
+
+def set_temporary_code(customer: Customer, code: str) -> None:
+    """A new temporary code (agency letter): the customer owes a new password again."""
+    customer.password_hash = None
+    customer.legacy_hash = None
+    customer.temporary_code_hash = hash_temporary_code(code)
+    unlock(customer)
 
 
 def succeed(customer: Customer, password: str, attempt: Attempt) -> None:

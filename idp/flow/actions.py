@@ -15,9 +15,9 @@ class RequiredAction:
     endpoint: str  # the flow view that performs it
 
 
-SET_EMAIL = RequiredAction("SET_EMAIL", "flow.set_email")
-VERIFY_EMAIL = RequiredAction("VERIFY_EMAIL", "flow.verify_email")
-UPDATE_PASSWORD = RequiredAction("UPDATE_PASSWORD", "flow.update_password")
+SET_EMAIL = RequiredAction("SET_EMAIL", "journey.set_email")
+VERIFY_EMAIL = RequiredAction("VERIFY_EMAIL", "journey.verify_email")
+UPDATE_PASSWORD = RequiredAction("UPDATE_PASSWORD", "journey.update_password")
 LINK_ACCOUNT = RequiredAction("LINK_ACCOUNT", "flow.link_account")
 
 ORDER: tuple[RequiredAction, ...] = (SET_EMAIL, VERIFY_EMAIL, UPDATE_PASSWORD)
@@ -33,7 +33,7 @@ def first_pending(names: list[str]) -> RequiredAction | None:
 
 def add(current: list[str], name: str) -> list[str]:
     """A new list (so SQLAlchemy sees the JSON change) with ``name`` added once."""
-    return current + [name] if name not in current else list(current)
+    return [*current, name] if name not in current else list(current)
 
 
 def remove(current: list[str], name: str) -> list[str]:
