@@ -12,6 +12,7 @@ from .clients import AUTH_METHODS, CLIENT_DEFAULTS, forget_client, hash_secret, 
 from .extensions import db
 from .models import Client, IdentityProvider, Realm
 from .oidc import keys
+from .realms import forget_realm
 
 REALM_FIELDS = ("realm", "display_name", "clients", "identity_providers", "enabled")
 PROVIDER_ALIASES = ("google", "linkedin", "facebook", "x")
@@ -94,6 +95,7 @@ def import_realm(data: dict[str, Any]) -> tuple[Realm, dict[str, str]]:
     for provider in data.get("identity_providers", []):
         upsert_provider(realm, provider)
     db.session.commit()
+    forget_realm(slug)
     return realm, secrets
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, g
@@ -39,7 +42,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
-def settings_of(realm: Realm) -> dict[str, Any]:
+def settings_of(realm: Realm | RealmInfo) -> dict[str, Any]:
     """The realm's settings merged over the defaults (nested dicts merged one level)."""
     merged = copy.deepcopy(DEFAULT_SETTINGS)
     for key, value in (realm.settings or {}).items():
@@ -50,20 +53,56 @@ def settings_of(realm: Realm) -> dict[str, Any]:
     return merged
 
 
-def issuer_of(realm: Realm | str) -> str:
+def issuer_of(realm: Realm | RealmInfo | str) -> str:
     slug = realm if isinstance(realm, str) else realm.slug
     return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/realms/{slug}"
 
 
-def load_realm(slug: str) -> Realm:
-    """Set ``g.realm`` for a request under ``/realms/<slug>``; 404 when unknown or disabled."""
-    realm = db.session.execute(db.select(Realm).filter_by(slug=slug)).scalar_one_or_none()
-    if realm is None or not realm.enabled:
+@dataclass(frozen=True)
+class RealmInfo:
+    """A detached snapshot of a realm row: what requests need, cacheable across requests."""
+
+    id: int
+    slug: str
+    display_name: str
+    settings: dict[str, Any]
+    enabled: bool
+
+
+CACHE_TTL_SECONDS = 10.0
+_cache: dict[str, tuple[float, RealmInfo | None, dict[str, Any] | None]] = {}
+_lock = threading.Lock()
+
+
+def load_realm(slug: str) -> RealmInfo:
+    """Set ``g.realm`` for a request under ``/realms/<slug>``; 404 when unknown or disabled.
+
+    Cached briefly per process (one query saved on every request, the token endpoint
+    included); changes made here are seen at once, other workers within the TTL.
+    """
+    now = time.monotonic()
+    hit = _cache.get(slug)
+    if hit is None or hit[0] <= now:
+        row = db.session.execute(db.select(Realm).filter_by(slug=slug)).scalar_one_or_none()
+        info = settings = None
+        if row is not None:
+            info = RealmInfo(row.id, row.slug, row.display_name, dict(row.settings or {}),
+                             row.enabled)
+            settings = settings_of(row)
+        hit = (now + CACHE_TTL_SECONDS, info, settings)
+        with _lock:
+            _cache[slug] = hit
+    _expiry, info, settings = hit
+    if info is None or not info.enabled:
         abort(404)
-    g.realm = realm
-    g.realm_settings = settings_of(realm)
-    return realm
+    g.realm = info
+    g.realm_settings = settings  # shared: read-only by convention
+    return info
 
 
-def current_realm() -> Realm:
-    return g.realm
+def forget_realm(slug: str | None = None) -> None:
+    with _lock:
+        if slug is None:
+            _cache.clear()
+        else:
+            _cache.pop(slug, None)
