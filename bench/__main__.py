@@ -11,7 +11,9 @@ import bench
 
 def main() -> None:
     wanted = set(sys.argv[1:])
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
+    )
     for name in names:
         if wanted and name not in wanted and name.removeprefix("bench_") not in wanted:
             continue

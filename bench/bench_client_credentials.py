@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
-import statistics
 import threading
 import time
 
