@@ -94,7 +94,7 @@ def new_temporary_code() -> str:
 TEMP_PREFIX = "hmac-sha256"
 
 
-def _temporary_key() -> bytes:
+def temporary_key() -> bytes:
     """The server-side key (pepper) of temporary codes: ``TEMPORARY_CODE_KEY``, else derived
     from ``SECRET_KEY``. It is not in the database, so a dump alone reveals no code."""
     cfg = current_app.config
@@ -110,7 +110,7 @@ def hash_temporary_code(code: str, key: bytes | None = None) -> str:
     (hours); what protects a code is the pepper (offline) and the permanent lockout after
     N failures (online). Chosen passwords are always argon2id.
     """
-    key = key or _temporary_key()
+    key = key or temporary_key()
     salt = secrets.token_hex(8)
     digest = hmac.new(key, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
     return f"{TEMP_PREFIX}${hashlib.sha256(key).hexdigest()[:8]}${salt}${digest}"
@@ -123,7 +123,7 @@ def verify_temporary_code(stored: str, code: str, key: bytes | None = None) -> b
     parts = stored.split("$")
     if len(parts) != 4:
         return False
-    key = key or _temporary_key()
+    key = key or temporary_key()
     digest = hmac.new(key, f"{parts[2]}:{code}".encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(digest, parts[3])
 
