@@ -153,10 +153,11 @@ def build_id_token(
         claims["c_hash"] = tokens.half_hash(code, alg)
     # With an access token, profile claims belong to userinfo (OIDC Core §5.4);
     # only claims asked for in the id_token member of ``claims`` go in.
+    # The ``customer`` scope's claims (the identifier) always go in: agency apps key
+    # their data on it without a userinfo round trip.
     requested = requested_claims(claims_param, "id_token")
-    identity = claims_for_scope(customer, "openid", requested)
-    if not access_token:
-        identity = claims_for_scope(customer, scope, requested)
+    base = "openid customer" if "customer" in scope.split() else "openid"
+    identity = claims_for_scope(customer, base if access_token else scope, requested)
     claims.update(identity)
     return tokens.sign(realm.id, claims, alg)
 

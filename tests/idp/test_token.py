@@ -174,3 +174,11 @@ def test_issuer_in_every_token(flow, customer, client):
     body = redeem(client, q["code"]).json
     for token in (body["id_token"], body["access_token"]):
         assert verify(client, token)[1]["iss"] == ISSUER
+
+
+def test_customer_scope_puts_identifier_in_id_token(flow, customer, client):
+    q = flow.code_flow(scope="openid customer email")
+    claims = verify(client, redeem(client, q["code"]).json["id_token"])[1]
+    assert claims["customer_id"] == "100001"
+    assert claims["preferred_username"] == "100001"
+    assert "email" not in claims
