@@ -1,0 +1,20 @@
+"""Per-IP limits (Flask-Limiter) on the credential forms: the one test with them enabled."""
+
+from __future__ import annotations
+
+import pytest
+
+from .journey_helpers import post
+
+
+@pytest.fixture
+def idp_config(idp_config):
+    return {**idp_config, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3/minute"}
+
+
+def test_per_ip_limit_shared_by_credential_forms(client):
+    codes = [post(client, "forgot-password", {"login": "x"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+    # The budget is shared: another credential form from the same IP is refused too.
+    resp = post(client, "login-actions/password", {"password": "x", "confirm": "x"})
+    assert resp.status_code == 429 and "Trop de tentatives" in resp.text
