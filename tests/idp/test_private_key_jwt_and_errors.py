@@ -1,0 +1,80 @@
+"""private_key_jwt client authentication (RFC 7523), generic errors and security headers."""
+
+import time
+import uuid
+
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from idp.extensions import db
+from idp.realm_io import import_realm
+
+from .conftest import ISSUER, REALM
+from .oidc_helpers import TOKEN
+
+
+def assertion(key, client_id="signed", aud=ISSUER + "/protocol/openid-connect/token", jti=None):
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + 60,
+              "jti": jti or uuid.uuid4().hex}
+    return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+
+
+def test_private_key_jwt(app, client):
+    key = RSAKey.generate_key(2048, private=True, parameters={"kid": "k1"})
+    with app.app_context():
+        import_realm({"realm": REALM, "clients": [{
+            "client_id": "signed", "token_endpoint_auth_method": "private_key_jwt",
+            "grant_types": ["client_credentials"], "redirect_uris": [],
+            "jwks": {"keys": [key.as_dict(private=False)]}}]})
+        db.session.remove()
+    base = {"grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    jti = uuid.uuid4().hex
+    ok = client.post(TOKEN, data={**base, "client_assertion": assertion(key, jti=jti)})
+    assert ok.status_code == 200, ok.json
+    replay = client.post(TOKEN, data={**base, "client_assertion": assertion(key, jti=jti)})
+    # RFC 6749 §5.2: 401 only when the client used the Authorization header.
+    assert replay.status_code == 400
+    assert replay.json["error"] == "invalid_client", replay.json
+    other = RSAKey.generate_key(2048, private=True, parameters={"kid": "k1"})
+    forged = client.post(TOKEN, data={**base, "client_assertion": assertion(other)})
+    assert forged.json["error"] == "invalid_client"
+    wrong_aud = client.post(TOKEN, data={**base, "client_assertion": assertion(
+        key, aud="https://elsewhere.example/token")})
+    assert wrong_aud.json["error"] == "invalid_client"
+
+
+def test_security_headers_and_cookie(client):
+    resp = client.get(f"/realms/{REALM}/login")
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    cookie = resp.headers.get("Set-Cookie", "")
+    assert cookie.startswith("idp_session=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_unexpected_error_is_generic(idp_config, monkeypatch):
+    from idp import create_app
+
+    app = create_app({**idp_config, "TESTING": False, "PROPAGATE_EXCEPTIONS": False})
+    with app.app_context():
+        db.create_all()
+        import_realm({"realm": REALM, "display_name": "P"})
+
+    def boom(*_a, **_k):
+        raise RuntimeError("SELECT secret FROM token WHERE x='leak'")
+
+    monkeypatch.setattr("idp.oidc.endpoints.keys.jwks", boom)
+    test_client = app.test_client()
+    resp = test_client.get(f"/realms/{REALM}/protocol/openid-connect/certs")
+    assert resp.status_code == 500
+    assert resp.json == {"error": "server_error",
+                         "error_description": "An unexpected error occurred"}
+    monkeypatch.setattr("idp.flow.views.social_buttons", boom)
+    page = test_client.get(f"/realms/{REALM}/login")
+    assert page.status_code == 500
+    assert "leak" not in page.text and "Traceback" not in page.text
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
