@@ -105,6 +105,7 @@ def upsert_provider(realm: Realm, data: dict[str, Any]) -> IdentityProvider:
         raise RealmImportError(f"identity provider alias must be one of {PROVIDER_ALIASES}")
     if not data.get("client_id") or not data.get("client_secret"):
         raise RealmImportError(f"identity provider {alias}: client_id and client_secret needed")
+    validate_provider(alias, data)
     row = db.session.execute(
         db.select(IdentityProvider).filter_by(realm_id=realm.id, alias=alias)
     ).scalar_one_or_none()
@@ -115,9 +116,26 @@ def upsert_provider(realm: Realm, data: dict[str, Any]) -> IdentityProvider:
     row.client_secret = data["client_secret"]
     row.enabled = bool(data.get("enabled", True))
     overrides = {k: data[k] for k in PROVIDER_OVERRIDES if k in data}
+    if "request_email" in data and "email_capability" not in data:  # X: documented alias
+        overrides["email_capability"] = data["request_email"]
     if row.settings != overrides:
         row.settings = overrides
     return row
+
+
+def validate_provider(alias: str, data: dict[str, Any]) -> None:
+    """Build the adapter once so a bad entry is refused at import, not at sign-in."""
+    from .federation import get_adapter
+
+    unknown = sorted(set(data) - {"alias", "client_id", "client_secret", "enabled",
+                                  "request_email", *PROVIDER_OVERRIDES})
+    if unknown:
+        raise RealmImportError(f"identity provider {alias}: unknown field(s) {', '.join(unknown)}")
+    try:
+        get_adapter(alias, data)
+    except (KeyError, ValueError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        raise RealmImportError(f"identity provider {alias}: {message}") from None
 
 
 def export_realm(realm: Realm) -> dict[str, Any]:

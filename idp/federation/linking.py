@@ -1,0 +1,172 @@
+"""Linking rules for social identities: small, pure where possible, and testable.
+
+- A social identity is found by ``(realm, provider, subject)``, never by email.
+- An identity not yet linked never creates a customer and is linked only after the customer
+  proved their identifier (password or première connexion) in the same browser, within
+  :data:`LINK_MAX_AGE` seconds of the provider's answer.
+- A customer has at most one identity per provider; an identity belongs to one customer.
+- Unlinking never removes the last way in: without a password (or temporary code), the
+  customer keeps at least one linked provider.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit
+from ..extensions import db
+from ..models import Customer, FederatedIdentity
+from .base import NormalisedProfile
+
+#: How long a provider's answer may wait for the customer to prove their identifier.
+LINK_MAX_AGE = 15 * 60
+
+
+class LinkRefused(Exception):
+    """The identity cannot be linked to this customer; ``reason`` says why.
+
+    ``other_customer``: the identity already belongs to someone else;
+    ``provider_taken``: this customer already has another account of that provider.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LastWayIn(Exception):
+    """Unlinking would leave the customer without any way to sign in."""
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    """What the sign-in carries from the provider's answer to the proof of identifier."""
+
+    realm_id: int
+    provider: str
+    subject: str
+    email: str | None
+    email_verified: bool
+    name: str | None
+    at: int
+
+    @classmethod
+    def from_profile(cls, realm_id: int, profile: NormalisedProfile) -> PendingLink:
+        return cls(realm_id=realm_id, provider=profile.provider, subject=profile.subject,
+                   email=profile.email, email_verified=profile.email_verified,
+                   name=profile.name, at=int(time.time()))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"realm_id": self.realm_id, "provider": self.provider, "subject": self.subject,
+                "email": self.email, "email_verified": self.email_verified,
+                "name": self.name, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PendingLink | None:
+        """The carried value back, or ``None`` when it is missing or malformed."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(realm_id=int(data["realm_id"]), provider=str(data["provider"]),
+                       subject=str(data["subject"]), email=data.get("email"),
+                       email_verified=bool(data.get("email_verified")),
+                       name=data.get("name"), at=int(data["at"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def expired(self, now: float | None = None) -> bool:
+        return (now if now is not None else time.time()) - self.at > LINK_MAX_AGE
+
+
+def find_identity(realm_id: int, provider: str, subject: str) -> FederatedIdentity | None:
+    return db.session.execute(
+        db.select(FederatedIdentity).filter_by(realm_id=realm_id, provider=provider,
+                                               subject=subject)
+    ).scalar_one_or_none()
+
+
+def identities_of(customer: Customer) -> list[FederatedIdentity]:
+    return list(db.session.execute(
+        db.select(FederatedIdentity).filter_by(customer_id=customer.id)
+        .order_by(FederatedIdentity.provider)
+    ).scalars())
+
+
+def has_password(customer: Customer) -> bool:
+    """Any credential the sign-in form accepts (password, legacy hash, temporary code)."""
+    return bool(customer.password_hash or customer.legacy_hash or customer.temporary_code_hash)
+
+
+def check_linkable(customer: Customer, provider: str, subject: str) -> FederatedIdentity | None:
+    """Raise :class:`LinkRefused` if linking is not allowed; return the existing row if the
+    identity is already linked to this very customer (nothing to do)."""
+    existing = find_identity(customer.realm_id, provider, subject)
+    if existing is not None:
+        if existing.customer_id != customer.id:
+            raise LinkRefused("other_customer")
+        return existing
+    same_provider = db.session.execute(
+        db.select(FederatedIdentity).filter_by(customer_id=customer.id, provider=provider)
+    ).scalar_one_or_none()
+    if same_provider is not None:
+        raise LinkRefused("provider_taken")
+    return None
+
+
+def link(customer: Customer, provider: str, subject: str, email: str | None,
+         how: str) -> tuple[FederatedIdentity, bool]:
+    """Link (idempotently) and audit; returns the row and whether it was created.
+
+    ``how`` says what proved the identifier (``password``, ``account``) for the audit trail.
+    Raises :class:`LinkRefused`; on a concurrent link (unique constraint) too.
+    """
+    existing = check_linkable(customer, provider, subject)
+    if existing is not None:
+        return existing, False
+    row = FederatedIdentity(realm_id=customer.realm_id, customer_id=customer.id,
+                            provider=provider, subject=subject, email=email)
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        raise LinkRefused("other_customer") from None
+    audit.record("federated_identity_linked", realm_id=customer.realm_id,
+                 customer_id=customer.id, provider=provider, via=how)
+    return row, True
+
+
+def refuse(customer: Customer | None, realm_id: int, provider: str, reason: str) -> None:
+    audit.record("federated_link_refused", realm_id=realm_id,
+                 customer_id=customer.id if customer else None, provider=provider,
+                 reason=reason)
+
+
+def can_unlink(customer: Customer, provider: str) -> bool:
+    rows = identities_of(customer)
+    if not any(r.provider == provider for r in rows):
+        return False
+    return has_password(customer) or len(rows) > 1
+
+
+def unlink(customer: Customer, provider: str) -> bool:
+    """Remove the customer's identity of ``provider``; ``False`` if there was none.
+
+    Raises :class:`LastWayIn` rather than leave a customer without a way to sign in.
+    """
+    rows = identities_of(customer)
+    target = next((r for r in rows if r.provider == provider), None)
+    if target is None:
+        return False
+    if not has_password(customer) and len(rows) <= 1:
+        audit.record("federated_unlink_refused", realm_id=customer.realm_id,
+                     customer_id=customer.id, provider=provider, reason="last_way_in")
+        raise LastWayIn(provider)
+    db.session.delete(target)
+    audit.record("federated_identity_unlinked", realm_id=customer.realm_id,
+                 customer_id=customer.id, provider=provider)
+    return True
