@@ -1,0 +1,197 @@
+"""End-to-end fixtures: the idp as a real process, a real SMTP server, real Chromium.
+
+Reusable by other journeys (portal, social login):
+
+- ``smtp``: an in-process aiosmtpd server; ``smtp.wait_for(address)`` returns a mail,
+  ``link_in(mail)`` its action link.
+- ``idp_server``: base URL plus ``cli(*args)`` (the ``idp`` command on the same database),
+  ``load_realm(dict)`` and ``realm_url(realm, path)``.
+- ``desktop_page`` / ``phone_page`` (iPhone 13): Playwright pages on Debian's chromium.
+
+Under ``CI=true`` a missing chromium fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.idp.journey_helpers import Inbox, free_port, link_in  # noqa: F401 (re-exported)
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+BIN = Path(sys.executable).parent
+
+
+def _require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"chromium not found at {CHROMIUM} (required in CI)")
+    pytest.skip(f"chromium not found at {CHROMIUM}")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium instead of a Playwright download (`playwright install` is not used)."""
+    _require_chromium()
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[Inbox]:
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    inbox.port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    ctl.start()
+    yield inbox
+    ctl.stop()
+
+
+def _database(tmp: Path) -> tuple[str, object]:
+    """A fresh database: a SQLite file, or a new PostgreSQL database when TEST_DATABASE_URL."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp / 'idp-e2e.db'}", None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"idp_e2e_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+@dataclass
+class IdpServer:
+    """A running idp: ``url``, its environment, and helpers to drive it."""
+
+    url: str
+    env: dict[str, str]
+    smtp: Inbox
+    tmp: Path
+    proc: subprocess.Popen | None = None
+    realms: set[str] = field(default_factory=set)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run ``idp ARGS`` against the same database and settings."""
+        result = subprocess.run([str(BIN / "idp"), *args], env=self.env, capture_output=True,
+                                text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"idp {' '.join(args)}: {result.stdout}{result.stderr}")
+        return result
+
+    def load_realm(self, data: dict) -> str:
+        path = self.tmp / f"realm-{data['realm']}.json"
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        self.cli("realms", "import", str(path))
+        self.realms.add(data["realm"])
+        return data["realm"]
+
+    def realm_url(self, realm: str, path: str = "") -> str:
+        return f"{self.url}/realms/{realm}/{path.lstrip('/')}"
+
+
+def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"idp exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("idp did not start")
+
+
+@pytest.fixture(scope="session")
+def idp_server(tmp_path_factory, smtp) -> Iterator[IdpServer]:
+    tmp = tmp_path_factory.mktemp("idp")
+    uri, drop = _database(tmp)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "IDP_SECRET_KEY": "e2e-secret-" + uuid.uuid4().hex,
+        "IDP_PUBLIC_URL": url,
+        "IDP_SQLALCHEMY_DATABASE_URI": uri,
+        "IDP_MAIL_SERVER": "127.0.0.1",
+        "IDP_MAIL_PORT": str(smtp.port),
+        "IDP_MAIL_DEFAULT_SENDER": "Mon espace client <no-reply@monespaceclient.test>",
+        "IDP_RATELIMIT_ENABLED": "false",
+        "IDP_ARGON2_TIME_COST": "1",
+        "IDP_ARGON2_MEMORY_COST": "1024",
+        "IDP_ARGON2_PARALLELISM": "1",
+        "FLASK_DEBUG": "0",
+    }
+    server = IdpServer(url=url, env=env, smtp=smtp, tmp=tmp)
+    server.cli("db", "upgrade")
+    log = (tmp / "idp.log").open("w")
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4",
+         "idp.wsgi:app"] if shutil.which("gunicorn", path=str(BIN)) else
+        [str(BIN / "idp"), "run", "--port", str(port), "--no-reload"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    server.proc = proc
+    try:
+        _wait_up(url, proc)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        if drop:
+            drop()
+
+
+@pytest.fixture
+def desktop_page(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    ctx.close()
+
+
+@pytest.fixture
+def phone_page(playwright, browser):
+    ctx = browser.new_context(**playwright.devices["iPhone 13"], locale="fr-FR")
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    ctx.close()
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def any_page(request):
+    """The same journey on a desktop and on a phone."""
+    return request.getfixturevalue(f"{request.param}_page")
