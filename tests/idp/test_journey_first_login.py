@@ -114,3 +114,15 @@ def test_actions_need_a_pending_flow(client):
     for path in ("login-actions/email", "login-actions/verify-email", "login-actions/password"):
         resp = client.get(f"/realms/{REALM}/{path}")
         assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
+
+
+def test_english_second(client, runner, smtp):
+    temp_customer(runner)
+    client.get(f"/realms/{REALM}/login?ui_locales=en")
+    sign_in(client, "100002", "123456")
+    submit(client, "login-actions/email", {"email": "jean@example.test"})
+    page = client.get(f"/realms/{REALM}/login-actions/verify-email")
+    assert "You need to verify your email to activate your account." in page.text
+    mail = smtp.wait_for("jean@example.test")
+    assert subject(mail) == "My customer space - Verification of your email address"
+    assert "This link expires in 5 minute(s)." in parts(mail)[0]
