@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,7 +45,9 @@ def app(op: FakeOP, tmp_path: Path) -> Any:
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'portal.db'}",
+        # CI runs the suite again with the portal on its own PostgreSQL database.
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("TEST_PORTAL_DATABASE_URL")
+        or f"sqlite:///{tmp_path / 'portal.db'}",
         "OIDC_ISSUER": op.issuer,
         "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,
@@ -58,6 +61,7 @@ def app(op: FakeOP, tmp_path: Path) -> Any:
     yield app
     with app.app_context():
         db.session.remove()
+        db.drop_all()
         db.engine.dispose()
 
 
