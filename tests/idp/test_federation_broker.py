@@ -400,3 +400,16 @@ def test_disabled_customer_cannot_sign_in_with_linked_provider(web, marie, socia
     assert resp.status_code == 403 and 'data-reason="disabled"' in resp.text
     with social_app.app_context():
         assert db.session.query(FederatedIdentity).count() == 1
+
+
+def test_pages_in_english(web, marie):
+    en = {"headers": {"Accept-Language": "en"}}
+    url = web.at_provider(web.start("google"), auto="cancel")
+    resp = web.get(url, **en)
+    assert "Sign-in with Google cancelled" in resp.text and "Back to sign-in" in resp.text
+    resp = web.get(web.at_provider(web.start("x")), **en)
+    page = web.get(resp.headers["Location"], **en)
+    assert "Link your Twitter / X account to your customer space" in page.text
+    assert "First sign-in" in page.text
+    login = web.get(f"/realms/{REALM}/login", **en)
+    assert 'aria-label="Sign in with Facebook"' in login.text
