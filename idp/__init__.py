@@ -16,7 +16,8 @@ from shared.config import is_https, load_config
 from shared.i18n import pick_locale
 from shared.security import init_security_headers
 
-from .extensions import babel, csrf, db, limiter, mail, migrate
+from . import extensions
+from .extensions import babel, csrf, db, limiter, migrate
 
 DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": "http://127.0.0.1:5100",
@@ -69,7 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["get_locale"] = lambda: str(get_locale() or "fr")
-    mail.init_app(app)
+    extensions.mail.init_app(app)  # not ``mail``: the idp.mail module shadows that name
     limiter.init_app(app)
     # form-action must allow redirects to client apps after a form post (Chrome applies
     # it to the whole redirect chain); the pages' own forms all post to the idp.

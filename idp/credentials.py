@@ -170,7 +170,8 @@ def check_password(customer: Customer, password: str) -> Attempt:
         if _argon2_ok(customer.password_hash, password):
             return Attempt(customer)
     elif customer.legacy_hash:
-        burn_time(password)
+        # bcrypt/PBKDF2 cost about as much as argon2 already; adding argon2 on top
+        # would mark the not-yet-migrated accounts by timing.
         if verify_legacy(customer.legacy_hash, password):
             return Attempt(customer, used_legacy=True)
     elif customer.temporary_code_hash:

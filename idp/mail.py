@@ -33,12 +33,6 @@ RESET_PASSWORD = "reset_password"
 CHANGE_EMAIL = "change_email"
 
 
-def init_app(app: Any) -> None:
-    """Bind Flask-Mail. Needed because importing this module makes ``idp.mail`` (in the
-    package namespace, where ``create_app`` looks) this module instead of the extension."""
-    mail.init_app(app)
-
-
 def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
