@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, current_app, g
+from flask import Blueprint, abort, current_app, g
 
 from .extensions import db
 from .models import Realm
@@ -106,3 +106,20 @@ def forget_realm(slug: str | None = None) -> None:
             _cache.clear()
         else:
             _cache.pop(slug, None)
+
+
+def realm_blueprint(name: str, import_name: str, path: str = "") -> Blueprint:
+    """A blueprint under ``/realms/<realm>{path}`` whose views see ``g.realm`` and whose
+    ``url_for`` calls fill ``realm`` from the current request."""
+    bp = Blueprint(name, import_name, url_prefix=f"/realms/<realm>{path}")
+
+    @bp.url_value_preprocessor
+    def _realm(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        load_realm((values or {}).pop("realm"))
+
+    @bp.url_defaults
+    def _realm_default(endpoint: str, values: dict[str, Any]) -> None:
+        if "realm" not in values and "realm" in g:
+            values["realm"] = g.realm.slug
+
+    return bp

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -19,10 +19,10 @@ from ..extensions import db
 from ..flow.journey_forms import ChangeEmailForm, ChangePasswordForm
 from ..flow.steps import credential_limit, password_problems
 from ..models import ActionToken, Customer, SsoSession, utcnow
-from ..realms import load_realm
+from ..realms import realm_blueprint
 from ..sessions import current_sso, touch
 
-bp = Blueprint("account", __name__, url_prefix="/realms/<realm>/account")
+bp = realm_blueprint("account", __name__, "/account")
 
 # Extra sections of the home page (e.g. linked social accounts, added by federation):
 # each is a callable returning (template name, context) or None to show nothing.
@@ -32,16 +32,6 @@ SECTIONS: list[Callable[[Customer], tuple[str, dict[str, Any]] | None]] = []
 def add_section(fn: Callable[[Customer], tuple[str, dict[str, Any]] | None]) -> None:
     SECTIONS.append(fn)
 
-
-@bp.url_value_preprocessor
-def _realm(endpoint: str | None, values: dict | None) -> None:
-    load_realm(values.pop("realm"))
-
-
-@bp.url_defaults
-def _realm_default(endpoint: str, values: dict) -> None:
-    if "realm" not in values and "realm" in g:
-        values["realm"] = g.realm.slug
 
 
 def _signed_in() -> SsoSession | None:

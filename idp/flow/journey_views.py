@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 import idp.mail as mailer
@@ -15,24 +15,14 @@ from .. import audit
 from ..credentials import find_customers, set_password
 from ..extensions import db
 from ..models import Customer
-from ..realms import load_realm
+from ..realms import realm_blueprint
 from ..sessions import current_sso
 from . import actions, machine
 from .journey_forms import EmailForm, ForgotForm, NewPasswordForm
 from .steps import credential_limit, finish_action, mask_email, password_problems
 
-bp = Blueprint("journey", __name__, url_prefix="/realms/<realm>")
+bp = realm_blueprint("journey", __name__)
 
-
-@bp.url_value_preprocessor
-def _realm(endpoint: str | None, values: dict | None) -> None:
-    load_realm(values.pop("realm"))
-
-
-@bp.url_defaults
-def _realm_default(endpoint: str, values: dict) -> None:
-    if "realm" not in values and "realm" in g:
-        values["realm"] = g.realm.slug
 
 
 def init_app(app: Flask) -> None:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import current_app, g, render_template, request
 from flask_babel import gettext as _
 
 from ..credentials import authenticate
 from ..extensions import db, limiter
 from ..models import IdentityProvider
-from ..realms import load_realm
+from ..realms import realm_blueprint
 from . import machine
 from .forms import LoginForm
 
-bp = Blueprint("flow", __name__, url_prefix="/realms/<realm>")
+bp = realm_blueprint("flow", __name__)
 
-
-@bp.url_value_preprocessor
-def _realm(endpoint: str | None, values: dict | None) -> None:
-    load_realm(values.pop("realm"))
-
-
-@bp.url_defaults
-def _realm_default(endpoint: str, values: dict) -> None:
-    if "realm" not in values and "realm" in g:
-        values["realm"] = g.realm.slug
 
 
 def social_buttons() -> list[IdentityProvider]:

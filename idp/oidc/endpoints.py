@@ -10,7 +10,6 @@ from typing import Any
 
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import (
-    Blueprint,
     Response,
     g,
     jsonify,
@@ -27,7 +26,7 @@ from wtforms import ValidationError
 from ..clients import find_client
 from ..extensions import csrf, db
 from ..models import Customer, Token, utcnow
-from ..realms import issuer_of, load_realm
+from ..realms import issuer_of, realm_blueprint
 from ..redirects import with_params
 from ..sessions import current_sso
 from . import authorize as authorize_module
@@ -36,20 +35,10 @@ from .claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES, claims_for_scope, reques
 from .logout import end_session as end_session_row
 from .server import authorization
 
-bp = Blueprint("oidc", __name__, url_prefix="/realms/<realm>")
+bp = realm_blueprint("oidc", __name__)
 csrf.exempt(bp)
 PROTOCOL = "/protocol/openid-connect"
 
-
-@bp.url_value_preprocessor
-def _realm(endpoint: str | None, values: dict | None) -> None:
-    load_realm(values.pop("realm"))
-
-
-@bp.url_defaults
-def _realm_default(endpoint: str, values: dict) -> None:
-    if "realm" not in values and "realm" in g:
-        values["realm"] = g.realm.slug
 
 
 def no_store(resp: Response) -> Response:
