@@ -57,12 +57,16 @@ BRANDS: dict[str, str] = {"facebook": "Facebook", "linkedin": "LinkedIn", "googl
 FAILURE_STATUS = {"cancelled": 200, "bad_state": 400, "provider_error": 502, "timeout": 504,
                   "invalid_response": 502}
 SESSION_KEY = "broker"
+_hooked = False
 NOTICE_KEY = "broker_notice"
 
 
 def init_app(app: Flask) -> None:
+    global _hooked
     app.register_blueprint(bp)
-    machine.on_complete(link_on_complete)
+    if not _hooked:  # the machine's hook list is process-wide; apps are created per test
+        machine.on_complete(link_on_complete)
+        _hooked = True
     app.jinja_env.globals.setdefault("social_brands", BRANDS)
     try:
         from ..account import views as account_views
