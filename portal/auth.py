@@ -163,6 +163,9 @@ def callback() -> Any:
         log.warning("id_token rejected: %s", exc.description)
         return auth_error("invalid_token")
     claims = tokens["claims"]
+    if not (claims.get("name") or claims.get("given_name")):
+        profile = client.userinfo(tokens["access_token"], claims["sub"])
+        claims = {**profile, **claims}
     customer_id = str(claims.get("customer_id") or "")
     if not customer_id:
         return auth_error("no_customer_id", 403)
@@ -198,7 +201,7 @@ def _start_session(tokens: dict[str, Any], claims: dict[str, Any], customer_id: 
         sub=claims["sub"],
         sid=claims.get("sid"),
         customer_id=customer_id,
-        name=name or customer_id,
+        name=name or customer.display_name or customer_id,
         id_token=tokens["id_token"],
         access_token=tokens["access_token"],
         refresh_token=tokens.get("refresh_token"),

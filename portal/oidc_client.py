@@ -218,6 +218,25 @@ class OIDCClient:
                 raise ProviderUnavailable(str(exc)) from exc
         return tokens
 
+    def userinfo(self, access_token: str, subject: str) -> dict[str, Any]:
+        """Profile claims from the UserInfo endpoint (where the idp puts them when it
+        issues an access token). Best effort: an empty dict when unavailable. Claims
+        whose ``sub`` differs from the id_token's are discarded (OIDC Core §5.3.2)."""
+        endpoint = self.metadata.get("userinfo_endpoint")
+        if not endpoint:
+            return {}
+        try:
+            response = self.http.get(
+                endpoint, headers={"Authorization": f"Bearer {access_token}"},
+                timeout=self.timeout,
+            )
+            body = response.json() if response.status_code == 200 else {}
+        except (requests.RequestException, ValueError):
+            return {}
+        if not isinstance(body, dict) or body.get("sub") != subject:
+            return {}
+        return body
+
     # -- logout -------------------------------------------------------------------------
     def end_session_url(
         self, id_token_hint: str | None, post_logout_redirect_uri: str, state: str
