@@ -9,8 +9,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,postgres,redis]'
-	$(BIN)/pybabel compile --use-fuzzy -d idp/translations >/dev/null 2>&1 || true
-	$(BIN)/pybabel compile --use-fuzzy -d portal/translations >/dev/null 2>&1 || true
+	for d in $$(find idp portal -type d -name translations); do $(BIN)/pybabel compile -q -d $$d; done
 	touch $@
 
 setup: $(BIN)/.installed

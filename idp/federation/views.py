@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Blueprint,
     Flask,
     abort,
     current_app,
@@ -32,7 +31,7 @@ from ..extensions import db, limiter
 from ..flow import machine
 from ..flow.forms import LoginForm
 from ..models import Customer, IdentityProvider
-from ..realms import load_realm
+from ..realms import realm_blueprint
 from ..sessions import current_sso
 from . import PROVIDERS, FederationError, get_adapter
 from .linking import (
@@ -48,7 +47,7 @@ from .linking import (
     unlink,
 )
 
-bp = Blueprint("broker", __name__, url_prefix="/realms/<realm>")
+bp = realm_blueprint("broker", __name__)
 
 #: Brand names on buttons and pages, in the seed's order.
 BRANDS: dict[str, str] = {"facebook": "Facebook", "linkedin": "LinkedIn", "google": "Google",
@@ -75,17 +74,6 @@ def init_app(app: Flask) -> None:
     add_section = getattr(account_views, "add_section", None)
     if add_section is not None and account_section not in getattr(account_views, "SECTIONS", []):
         add_section(account_section)
-
-
-@bp.url_value_preprocessor
-def _realm(endpoint: str | None, values: dict | None) -> None:
-    load_realm(values.pop("realm"))
-
-
-@bp.url_defaults
-def _realm_default(endpoint: str, values: dict) -> None:
-    if "realm" not in values and "realm" in g:
-        values["realm"] = g.realm.slug
 
 
 # -- helpers -------------------------------------------------------------------------------
