@@ -30,7 +30,7 @@ from ..credentials import authenticate
 from ..extensions import db, limiter
 from ..flow import machine
 from ..flow.forms import LoginForm
-from ..models import Customer, IdentityProvider
+from ..models import Customer, IdentityProvider, SsoSession
 from ..realms import realm_blueprint
 from ..sessions import current_sso
 from . import PROVIDERS, FederationError, get_adapter
@@ -244,7 +244,7 @@ def link_cancel() -> Response:
     return redirect(url_for("flow.login"))
 
 
-def link_on_complete(customer: Customer, data: dict[str, Any]) -> None:
+def link_on_complete(customer: Customer, data: dict[str, Any], sso: SsoSession) -> None:
     """Machine hook: once the customer is fully signed in, link the carried identity."""
     pending = PendingLink.from_dict(data.get("link"))
     if pending is None or pending.realm_id != customer.realm_id:
@@ -261,10 +261,9 @@ def link_on_complete(customer: Customer, data: dict[str, Any]) -> None:
                                "provider": pending.provider}
         return
     # The customer proved both the identifier and the social account in this sign-in.
-    sso = g.get("sso")
-    if sso is not None:
-        sso.amr = [*list(sso.amr or []), *(["fed"] if "fed" not in (sso.amr or []) else [])]
-        sso.idp = pending.provider
+    if "fed" not in (sso.amr or []):
+        sso.amr = [*list(sso.amr or []), "fed"]
+    sso.idp = pending.provider
     if created:
         session[NOTICE_KEY] = {"kind": "linked", "provider": pending.provider}
 

@@ -15,16 +15,18 @@ from flask import g, redirect, session, url_for
 from werkzeug.wrappers import Response
 
 from ..extensions import db
-from ..models import Customer
+from ..models import Customer, SsoSession
 from ..redirects import respond
 from ..sessions import start_sso
 from . import actions
 
-# Hooks run once the customer is fully signed in (e.g. linking a social identity).
-_on_complete: list[Callable[[Customer, dict[str, Any]], None]] = []
+# Hooks run once the customer is fully signed in (e.g. linking a social identity); they
+# get the carried data and the new SSO session (they may add to its ``amr``).
+CompletionHook = Callable[[Customer, dict[str, Any], SsoSession], None]
+_on_complete: list[CompletionHook] = []
 
 
-def on_complete(hook: Callable[[Customer, dict[str, Any]], None]) -> None:
+def on_complete(hook: CompletionHook) -> None:
     _on_complete.append(hook)
 
 
@@ -103,9 +105,9 @@ def next_step() -> Response:
 def complete(customer: Customer) -> Response:
     pending = {**(session.get("carry") or {}), **pending_data()}
     authz = session.get("authz")
-    start_sso(customer, list(pending.get("amr") or ["pwd"]), pending.get("idp"))
+    sso = start_sso(customer, list(pending.get("amr") or ["pwd"]), pending.get("idp"))
     for hook in _on_complete:
-        hook(customer, pending)
+        hook(customer, pending, sso)
     db.session.commit()
     if authz:
         session["fresh_login"] = authz.get("_flow")
