@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shared.browsers import is_internet_explorer
 from shared.config import is_https, load_config
 from shared.i18n import pick_locale
 from shared.security import init_security_headers
@@ -81,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_server(app)
     _register_blueprints(app)
     _register_errors(app)
+    _register_browser_gate(app)
     _enable_sqlite_fk(app)
 
     from .cli import register_cli
@@ -122,6 +124,17 @@ def _register_optional(app: Flask, module: str) -> None:
             return
         raise
     mod.init_app(app)
+
+
+def _register_browser_gate(app: Flask) -> None:
+    """Internet Explorer gets a plain "unsupported browser" page instead of the screens."""
+    pages = {"flow", "journey", "account", "broker"}
+
+    @app.before_request
+    def _gate() -> Any:
+        if request.blueprint in pages and is_internet_explorer(request.user_agent.string):
+            return render_template("unsupported.html"), 200
+        return None
 
 
 def _register_errors(app: Flask) -> None:

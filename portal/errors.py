@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from shared.browsers import is_internet_explorer
+
 from .extensions import db
 
 log = logging.getLogger(__name__)
-IE_PATTERN = re.compile(r"MSIE |Trident/")
 
 
 def _wants_json() -> bool:
@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
         """Internet Explorer cannot run the sign-in pages correctly: say so plainly."""
         if request.path.startswith(("/api/", "/static/", "/auth/backchannel-logout")):
             return None
-        if IE_PATTERN.search(request.headers.get("User-Agent", "")):
+        if is_internet_explorer(request.headers.get("User-Agent")):
             return render_template("unsupported.html"), 200
         return None
 

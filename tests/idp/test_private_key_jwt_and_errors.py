@@ -78,3 +78,15 @@ def test_unexpected_error_is_generic(idp_config, monkeypatch):
     with app.app_context():
         db.session.remove()
         db.drop_all()
+
+
+def test_internet_explorer_gets_unsupported_page(client):
+    ie11 = "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
+    resp = client.get(f"/realms/{REALM}/login", headers={"User-Agent": ie11,
+                                                          "Accept-Language": "fr"})
+    assert resp.status_code == 200
+    assert "Navigateur non compatible" in resp.text
+    assert "Firefox" in resp.text and "Edge" in resp.text
+    assert 'name="password"' not in resp.text
+    normal = client.get(f"/realms/{REALM}/login", headers={"Accept-Language": "fr"})
+    assert 'name="password"' in normal.text
