@@ -9,7 +9,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,postgres,redis]'
-	for d in $$(find idp portal -type d -name translations); do $(BIN)/pybabel compile -q -d $$d; done
+	for d in $$(find idp portal -type d -name translations); do $(BIN)/pybabel compile -d $$d >/dev/null; done
 	touch $@
 
 setup: $(BIN)/.installed
