@@ -63,16 +63,17 @@ def smtp() -> Iterator[Inbox]:
     ctl.stop()
 
 
-def _database(tmp: Path) -> tuple[str, object]:
-    """A fresh database: a SQLite file, or a new PostgreSQL database when TEST_DATABASE_URL."""
-    url = os.environ.get("TEST_DATABASE_URL")
+def fresh_database(tmp: Path, env_var: str, prefix: str) -> tuple[str, object]:
+    """A fresh database: a SQLite file, or a new PostgreSQL database on the server named by
+    ``env_var`` (CI); returns its URI and a function that drops it (or None)."""
+    url = os.environ.get(env_var)
     if not url:
-        return f"sqlite:///{tmp / 'idp-e2e.db'}", None
+        return f"sqlite:///{tmp / f'{prefix}.db'}", None
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     base = make_url(url)
-    name = f"idp_e2e_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix.replace('-', '_')}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -132,7 +133,7 @@ def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
 @pytest.fixture(scope="session")
 def idp_server(tmp_path_factory, smtp) -> Iterator[IdpServer]:
     tmp = tmp_path_factory.mktemp("idp")
-    uri, drop = _database(tmp)
+    uri, drop = fresh_database(tmp, "TEST_DATABASE_URL", "idp-e2e")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, IdpServer, free_port
+from .conftest import BIN, IdpServer, free_port, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "demo"
@@ -43,28 +43,6 @@ def demo_realm() -> dict:
 
 def demo_data() -> dict:
     return json.loads((DEMO / "portal-data.json").read_text(encoding="utf-8"))
-
-
-def _portal_database(tmp: Path) -> tuple[str, object]:
-    """A SQLite file, or a new PostgreSQL database when TEST_PORTAL_DATABASE_URL is set."""
-    url = os.environ.get("TEST_PORTAL_DATABASE_URL")
-    if not url:
-        return f"sqlite:///{tmp / 'portal-e2e.db'}", None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(url)
-    name = f"portal_e2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
 
 
 @dataclass
@@ -152,7 +130,7 @@ def portal_server_fixture(idp_server: IdpServer, tmp_path_factory) -> Iterator[P
     realm = _load_realm(idp_server, url, secret)
     _create_customers(idp_server, realm)
 
-    uri, drop = _portal_database(tmp)
+    uri, drop = fresh_database(tmp, "TEST_PORTAL_DATABASE_URL", "portal-e2e")
     issuer = idp_server.realm_url(realm).rstrip("/")
     env = {
         **os.environ,
