@@ -135,18 +135,9 @@ def build_id_token(
         "exp": now + int(g.realm_settings["id_token_lifetime"]),
         "jti": tokens.opaque()[:22],
     }
-    if auth_time:
-        claims["auth_time"] = auth_time
-    if nonce:
-        claims["nonce"] = nonce
-    if sid:
-        claims["sid"] = sid
-    if amr:
-        claims["amr"] = amr
-    if acr:
-        claims["acr"] = acr
-    if idp:
-        claims["idp"] = idp
+    optional = {"auth_time": auth_time, "nonce": nonce, "sid": sid, "amr": amr, "acr": acr,
+                "idp": idp}
+    claims.update({name: value for name, value in optional.items() if value})
     if access_token:
         claims["at_hash"] = tokens.half_hash(access_token, alg)
     if code:
