@@ -8,10 +8,9 @@ it and it costs nothing.  ``email_verified`` is a boolean (very old tokens had `
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any, ClassVar
+from collections.abc import Collection
+from typing import ClassVar
 
-from idp.federation.base import NormalisedProfile, make_profile
 from idp.federation.oidc_common import OIDCAdapter
 
 GOOGLE_ISSUER = "https://accounts.google.com"
@@ -30,11 +29,3 @@ class GoogleAdapter(OIDCAdapter):
         if issuer == GOOGLE_ISSUER:
             return {GOOGLE_ISSUER, "accounts.google.com"}
         return {issuer}
-
-    def to_profile(self, claims: Mapping[str, Any]) -> NormalisedProfile:
-        return make_profile(
-            self.alias, claims.get("sub"),
-            email=claims.get("email"), email_verified=claims.get("email_verified", False),
-            given_name=claims.get("given_name"), family_name=claims.get("family_name"),
-            name=claims.get("name"), picture=claims.get("picture"),
-        )

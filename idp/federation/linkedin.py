@@ -13,10 +13,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from idp.federation.base import NormalisedProfile, make_profile
 from idp.federation.oidc_common import OIDCAdapter
 
 
@@ -32,11 +30,3 @@ class LinkedInAdapter(OIDCAdapter):
     strict_jose_headers: ClassVar[bool] = False
     cancel_errors: ClassVar[frozenset[str]] = frozenset(
         {"user_cancelled_login", "user_cancelled_authorize", "access_denied"})
-
-    def to_profile(self, claims: Mapping[str, Any]) -> NormalisedProfile:
-        return make_profile(
-            self.alias, claims.get("sub"),
-            email=claims.get("email"), email_verified=claims.get("email_verified", False),
-            given_name=claims.get("given_name"), family_name=claims.get("family_name"),
-            name=claims.get("name"), picture=claims.get("picture"),
-        )

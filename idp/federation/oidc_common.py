@@ -32,6 +32,7 @@ from idp.federation.base import (
     ProviderAdapter,
     check_endpoint_url,
     clean_str,
+    make_profile,
 )
 
 DISCOVERY_TTL = 3600.0
@@ -325,4 +326,10 @@ class OIDCAdapter(ProviderAdapter):
         return {**info, **{k: v for k, v in claims.items() if v is not None}}
 
     def to_profile(self, claims: Mapping[str, Any]) -> NormalisedProfile:
-        raise NotImplementedError
+        """Standard OIDC claims (Core §5.1) to the profile; override for odd providers."""
+        return make_profile(
+            self.alias, claims.get("sub"),
+            email=claims.get("email"), email_verified=claims.get("email_verified", False),
+            given_name=claims.get("given_name"), family_name=claims.get("family_name"),
+            name=claims.get("name"), picture=claims.get("picture"),
+        )
