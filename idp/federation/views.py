@@ -26,10 +26,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from .. import audit
-from ..credentials import authenticate
-from ..extensions import db, limiter
+from ..extensions import db
 from ..flow import machine
 from ..flow.forms import LoginForm
+from ..flow.password import password_step
+from ..flow.steps import credential_limit
 from ..models import Customer, IdentityProvider, SsoSession
 from ..realms import realm_blueprint
 from ..sessions import current_sso
@@ -198,33 +199,29 @@ def endpoint(alias: str) -> Any:
 
 
 @bp.route("/broker/<alias>/link", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@credential_limit
 def link_page(alias: str) -> Any:
     """"Associer votre compte X à votre espace client": prove the identifier once."""
     provider_row(alias)
     pending = _pending_link(alias)
     if pending is None:
         return redirect(url_for("flow.login"))
+
+    def veto(customer: Customer) -> Any:
+        try:
+            check_linkable(customer, alias, pending.subject)
+        except LinkRefused as exc:
+            machine.forget("link")
+            refuse(customer, g.realm.id, alias, exc.reason)
+            db.session.commit()
+            return _refused(alias, exc.reason)
+        return None
+
     form = LoginForm()
-    error = None
-    if form.validate_on_submit():
-        attempt = authenticate(g.realm, form.login.data, form.password.data, g.realm_settings)
-        db.session.commit()
-        if attempt.customer is not None:
-            try:
-                check_linkable(attempt.customer, alias, pending.subject)
-            except LinkRefused as exc:
-                machine.forget("link")
-                refuse(attempt.customer, g.realm.id, alias, exc.reason)
-                db.session.commit()
-                return _refused(alias, exc.reason)
-            return machine.authenticated(attempt.customer, ["pwd"],
-                                         temporary=attempt.used_temporary)
-        error = _("Identifiant ou mot de passe incorrect.")
-        form.password.data = ""
-    elif request.method == "POST" and "csrf_token" in form.errors:
-        error = _("La page a expiré. Veuillez réessayer.")
-    elif request.method == "GET" and find_identity(g.realm.id, alias, pending.subject):
+    response, error = password_step(form, veto)
+    if response is not None:
+        return response
+    if request.method == "GET" and find_identity(g.realm.id, alias, pending.subject):
         # Linked meanwhile (another tab, another customer): say so, link nothing.
         machine.forget("link")
         refuse(None, g.realm.id, alias, "other_customer")

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, render_template, request
-from flask_babel import gettext as _
+from flask import g, render_template, request
 
-from ..credentials import authenticate
-from ..extensions import db, limiter
+from ..extensions import db
 from ..models import IdentityProvider
 from ..realms import realm_blueprint
 from . import machine
 from .forms import LoginForm
+from .password import password_step
+from .steps import credential_limit
 
 bp = realm_blueprint("flow", __name__)
-
 
 
 def social_buttons() -> list[IdentityProvider]:
@@ -27,24 +26,15 @@ def social_buttons() -> list[IdentityProvider]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@credential_limit
 def login():
     form = LoginForm()
     first = request.args.get("first") == "1" or request.form.get("first") == "1"
     if request.method == "GET" and request.args.get("login_hint"):
         form.login.data = request.args["login_hint"]
-    error = None
-    if form.validate_on_submit():
-        attempt = authenticate(g.realm, form.login.data, form.password.data, g.realm_settings)
-        db.session.commit()
-        if attempt.customer is not None:
-            return machine.authenticated(
-                attempt.customer, ["pwd"], temporary=attempt.used_temporary
-            )
-        error = _("Identifiant ou mot de passe incorrect.")
-        form.password.data = ""
-    elif request.method == "POST" and form.errors and "csrf_token" in form.errors:
-        error = _("La page a expiré. Veuillez réessayer.")
+    response, error = password_step(form)
+    if response is not None:
+        return response
     return render_template(
         "login.html",
         form=form,

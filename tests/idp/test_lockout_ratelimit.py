@@ -18,3 +18,11 @@ def test_per_ip_limit_shared_by_credential_forms(client):
     # The budget is shared: another credential form from the same IP is refused too.
     resp = post(client, "login-actions/password", {"password": "x", "confirm": "x"})
     assert resp.status_code == 429 and "Trop de tentatives" in resp.text
+
+
+def test_sign_in_page_spends_the_same_budget(client):
+    codes = [post(client, "login", {"login": "nobody", "password": "x"}).status_code
+             for _ in range(3)]
+    assert codes == [401, 401, 401]
+    resp = post(client, "forgot-password", {"login": "x"})
+    assert resp.status_code == 429

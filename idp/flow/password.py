@@ -1,0 +1,44 @@
+"""The password step of the sign-in machine, shared by every form that asks for it
+(the sign-in page, the social-account link page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import g, request
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from ..credentials import authenticate
+from ..extensions import db
+from ..models import Customer
+from . import machine
+from .forms import LoginForm
+
+# A veto on a proven customer (e.g. "this social account belongs to someone else"):
+# a response to show instead of continuing, or None.
+Veto = Callable[[Customer], Response | tuple[str, int] | None]
+
+
+def password_step(form: LoginForm, veto: Veto | None = None) -> tuple[object | None, str | None]:
+    """Check a submitted identifier + password form.
+
+    Returns ``(response, None)`` when the machine takes over (or the veto answers),
+    ``(None, message)`` for an error to show with the form, ``(None, None)`` otherwise.
+    Unknown, locked and wrong all get the same message.
+    """
+    if form.validate_on_submit():
+        attempt = authenticate(g.realm, form.login.data, form.password.data, g.realm_settings)
+        db.session.commit()
+        if attempt.customer is not None:
+            refusal = veto(attempt.customer) if veto else None
+            if refusal is not None:
+                return refusal, None
+            return machine.authenticated(
+                attempt.customer, ["pwd"], temporary=attempt.used_temporary
+            ), None
+        form.password.data = ""
+        return None, _("Identifiant ou mot de passe incorrect.")
+    if request.method == "POST" and "csrf_token" in form.errors:
+        return None, _("La page a expiré. Veuillez réessayer.")
+    return None, None
