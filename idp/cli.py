@@ -14,6 +14,7 @@ from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
 
 from . import audit
+from .cli_customers import realm_by_slug
 from .extensions import db
 from .models import Client, Realm
 
@@ -23,13 +24,6 @@ def echo(data: Any, as_json: bool, text: str | None = None) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
     else:
         click.echo(text if text is not None else json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def get_realm(slug: str) -> Realm:
-    realm = db.session.execute(db.select(Realm).filter_by(slug=slug)).scalar_one_or_none()
-    if realm is None:
-        raise click.ClickException(f"unknown realm: {slug}")
-    return realm
 
 
 realms = AppGroup("realms", help="Realms (agencies): import, export, list.")
@@ -64,7 +58,7 @@ def realms_export(realm: str) -> None:
     """Print REALM as JSON (client secrets are never exported)."""
     from .realm_io import export_realm
 
-    click.echo(json.dumps(export_realm(get_realm(realm)), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(export_realm(realm_by_slug(realm)), ensure_ascii=False, indent=2))
 
 
 @realms.command("list")
@@ -94,7 +88,7 @@ def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout
     """Register a client; a confidential one gets a generated secret, shown once."""
     from .realm_io import RealmImportError, upsert_client
 
-    r = get_realm(realm)
+    r = realm_by_slug(realm)
     exists = db.session.execute(
         db.select(Client).filter_by(realm_id=r.id, client_id=client_id)).scalar_one_or_none()
     if exists:
@@ -129,7 +123,7 @@ def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout
 def clients_list(realm: str, as_json: bool) -> None:
     from .clients import snapshot
 
-    r = get_realm(realm)
+    r = realm_by_slug(realm)
     rows = db.session.execute(
         db.select(Client).filter_by(realm_id=r.id).order_by(Client.client_id)).scalars()
     data = [snapshot(c).public_metadata() for c in rows]
@@ -150,7 +144,7 @@ def _client(realm: Realm, client_id: str) -> Client:
 def clients_show(realm: str, client_id: str) -> None:
     from .clients import snapshot
 
-    row = _client(get_realm(realm), client_id)
+    row = _client(realm_by_slug(realm), client_id)
     click.echo(json.dumps(snapshot(row).public_metadata(), indent=2, ensure_ascii=False))
 
 
@@ -160,7 +154,7 @@ def clients_show(realm: str, client_id: str) -> None:
 def clients_delete(realm: str, client_id: str) -> None:
     from .clients import forget_client
 
-    r = get_realm(realm)
+    r = realm_by_slug(realm)
     db.session.delete(_client(r, client_id))
     forget_client(r.id, client_id)
     audit.record("admin_client_deleted", realm_id=r.id, client_id=client_id)
@@ -176,7 +170,7 @@ def clients_rotate(realm: str, client_id: str, as_json: bool) -> None:
     """Issue a new secret (the old one stops working at once)."""
     from .clients import forget_client, hash_secret, new_secret
 
-    r = get_realm(realm)
+    r = realm_by_slug(realm)
     row = _client(r, client_id)
     if (row.meta or {}).get("token_endpoint_auth_method") == "none":
         raise click.ClickException("a public client has no secret")
@@ -196,7 +190,7 @@ def keys_rotate(realm: str, as_json: bool) -> None:
     """New signing keys; old public keys stay published until their tokens expire."""
     from .oidc import keys
 
-    r = get_realm(realm)
+    r = realm_by_slug(realm)
     kids = keys.rotate(r)
     audit.record("admin_keys_rotated", realm_id=r.id, kids=kids)
     db.session.commit()

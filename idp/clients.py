@@ -85,9 +85,7 @@ class ClientInfo(ClientMixin):
         return hmac.compare_digest(self.secret_hash, hash_secret(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "token":
-            return method == self.get("token_endpoint_auth_method")
-        # Revocation/introspection: the client's own method, or a public client's id.
+        # Every endpoint (token, revocation, introspection): the registered method only.
         return method == self.get("token_endpoint_auth_method")
 
     def check_response_type(self, response_type: str) -> bool:

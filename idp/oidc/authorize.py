@@ -42,18 +42,26 @@ def error_page(message: str, status: int = 400) -> tuple[str, int]:
     return render_template("error.html", message=message), status
 
 
-def parse_request(args: dict[str, str]) -> tuple[ClientInfo, str, str] | tuple[str, int]:
-    """Validate client and redirect URI: failures here are shown, never redirected."""
+class ShownError(Exception):
+    """An error about the client or its redirect URI: shown, never redirected."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def parse_request(args: dict[str, str]) -> tuple[ClientInfo, str, str]:
+    """Validate client and redirect URI, raising ShownError; returns them and the mode."""
     client = find_client(g.realm.id, args.get("client_id"))
     if client is None:
-        return error_page(_("Application inconnue : le lien de connexion est invalide."))
+        raise ShownError(_("Application inconnue : le lien de connexion est invalide."))
     redirect_uri = args.get("redirect_uri")
     if not redirect_uri:
-        return error_page(_("Adresse de retour manquante : le lien de connexion est invalide."))
+        raise ShownError(_("Adresse de retour manquante : le lien de connexion est invalide."))
     if not client.check_redirect_uri(redirect_uri):
-        return error_page(_("Adresse de retour non enregistrée pour cette application."))
+        raise ShownError(_("Adresse de retour non enregistrée pour cette application."))
     mode = args.get("response_mode") or "query"
-    return client, redirect_uri, mode
+    return client, redirect_uri, mode if mode in RESPONSE_MODES else "query"
 
 
 def validate(client: ClientInfo, args: dict[str, str]) -> dict[str, Any]:
@@ -165,12 +173,10 @@ def issue_code(client: ClientInfo, sso: SsoSession, args: dict[str, str], checks
 
 def authorize() -> Any:
     args = {k: v for k, v in (request.form if request.method == "POST" else request.args).items()}
-    parsed = parse_request(args)
-    if len(parsed) == 2:
-        return parsed
-    client, redirect_uri, mode = parsed
-    if mode not in RESPONSE_MODES:
-        mode = "query"
+    try:
+        client, redirect_uri, mode = parse_request(args)
+    except ShownError as exc:
+        return error_page(exc.message)
     state = {"state": args["state"]} if "state" in args else {}
     try:
         checks = validate(client, args)

@@ -170,7 +170,7 @@ class IdTokenExtension:
         )
         if source is None:
             return response
-        nonce = source.nonce if hasattr(source, "nonce") else None
+        nonce = getattr(source, "nonce", None)  # codes carry one, refresh rows do not
         token["id_token"] = build_id_token(
             client=request.client,
             customer=request.user,
