@@ -27,7 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.idp.journey_helpers import Inbox, free_port, link_in  # noqa: F401 (re-exported)
+from tests.idp.journey_helpers import (  # noqa: F401 (re-exported)
+    Inbox,
+    free_port,
+    link_in,
+    running_inbox,
+)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -52,14 +57,8 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[Inbox]:
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    inbox.port = free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    ctl.start()
-    yield inbox
-    ctl.stop()
+    with running_inbox() as inbox:
+        yield inbox
 
 
 def fresh_database(tmp: Path, env_var: str, prefix: str) -> tuple[str, object]:
@@ -115,18 +114,23 @@ class IdpServer:
         return f"{self.url}/realms/{realm}/{path.lstrip('/')}"
 
 
-def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+def wait_up(url: str, proc: subprocess.Popen, name: str, log: Path | None = None,
+            timeout: float = 30) -> None:
+    """Wait until ``url`` answers 200; fail early (with the log) if the process died."""
+    def detail() -> str:
+        return f": {log.read_text()}" if log is not None and log.exists() else ""
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"idp exited with {proc.returncode}")
+            raise RuntimeError(f"{name} exited with {proc.returncode}{detail()}")
         try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+            with urllib.request.urlopen(url, timeout=1) as resp:
                 if resp.status == 200:
                     return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("idp did not start")
+    raise RuntimeError(f"{name} did not start{detail()}")
 
 
 @pytest.fixture(scope="session")
@@ -160,7 +164,7 @@ def idp_server(tmp_path_factory, smtp) -> Iterator[IdpServer]:
     )
     server.proc = proc
     try:
-        _wait_up(url, proc)
+        wait_up(url + "/healthz", proc, "idp")
         yield server
     finally:
         proc.terminate()

@@ -20,8 +20,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, IdpServer, free_port, fresh_database
+from .conftest import BIN, IdpServer, free_port, fresh_database, wait_up
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "demo"
@@ -85,20 +83,6 @@ class PortalServer:
                 ).scalar_one()
         finally:
             engine.dispose()
-
-
-def _wait_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"portal exited with {proc.returncode}: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/a-propos", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"portal did not start: {log.read_text()}")
 
 
 def _load_realm(idp: IdpServer, portal_url: str, secret: str) -> str:
@@ -162,7 +146,7 @@ def portal_server_fixture(idp_server: IdpServer, tmp_path_factory) -> Iterator[P
             [str(BIN / "portal"), "run", "--port", str(port), "--no-reload"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
         )
-        _wait_up(url, proc, log_path)
+        wait_up(url + "/a-propos", proc, "portal", log_path)
         yield server
     finally:
         if proc is not None:

@@ -9,6 +9,8 @@ import email
 import re
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message
 
 import pytest
@@ -72,14 +74,23 @@ def subject(msg: Message) -> str:
     return str(email.header.make_header(email.header.decode_header(msg["Subject"])))
 
 
-@pytest.fixture
-def smtp():
+@contextmanager
+def running_inbox() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, collecting mails."""
     inbox = Inbox()
     inbox.port = free_port()
     ctl = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
     ctl.start()
-    yield inbox
-    ctl.stop()
+    try:
+        yield inbox
+    finally:
+        ctl.stop()
+
+
+@pytest.fixture
+def smtp():
+    with running_inbox() as inbox:
+        yield inbox
 
 
 @pytest.fixture
