@@ -27,6 +27,22 @@ from .claims import claims_for_scope, requested_claims
 from .grants import ClientCredentials, CodeGrant, PkceS256, RefreshGrant, revoke_where
 
 _seen_assertion_jti: dict[str, float] = {}
+_next_jti_prune = 0.0
+_client_jwks_cache: dict[str, tuple[float, KeySet]] = {}
+CLIENT_JWKS_TTL = 300.0
+
+
+def _client_jwks(uri: str) -> KeySet:
+    """A client's ``jwks_uri`` keys, cached: no HTTP fetch on every token request."""
+    now = time.monotonic()
+    hit = _client_jwks_cache.get(uri)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    resp = requests.get(uri, timeout=5)
+    resp.raise_for_status()
+    keys = KeySet.import_key_set(resp.json())
+    _client_jwks_cache[uri] = (now + CLIENT_JWKS_TTL, keys)
+    return keys
 
 
 class RealmAuthorizationServer(AuthorizationServer):
@@ -207,16 +223,18 @@ class ClientKeyJWT(JWTBearerClientAssertion):
         if client.get("jwks"):
             return KeySet.import_key_set(client.get("jwks"))
         if client.get("jwks_uri"):
-            resp = requests.get(client.get("jwks_uri"), timeout=5)
-            resp.raise_for_status()
-            return KeySet.import_key_set(resp.json())
+            return _client_jwks(client.get("jwks_uri"))
         raise ValueError("client has no public keys")
 
     def validate_jti(self, claims: Any, jti: str) -> bool:
+        """Refuse a replayed assertion (per process; assertions live 60 s)."""
+        global _next_jti_prune
         now = time.time()
-        for key, expiry in list(_seen_assertion_jti.items()):
-            if expiry < now:
-                _seen_assertion_jti.pop(key, None)
+        if now >= _next_jti_prune:  # prune now and then, not on every token request
+            for key, expiry in list(_seen_assertion_jti.items()):
+                if expiry < now:
+                    _seen_assertion_jti.pop(key, None)
+            _next_jti_prune = now + 60
         key = f"{claims.get('iss')}:{jti}"
         if key in _seen_assertion_jti:
             return False

@@ -90,3 +90,38 @@ def test_internet_explorer_gets_unsupported_page(client):
     assert 'name="password"' not in resp.text
     normal = client.get(f"/realms/{REALM}/login", headers={"Accept-Language": "fr"})
     assert 'name="password"' in normal.text
+
+
+def test_private_key_jwt_with_jwks_uri_is_fetched_once(app, client):
+    import json
+    import threading
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
+
+    key = RSAKey.generate_key(2048, private=True, parameters={"kid": "k1"})
+    fetches = []
+
+    @Request.application
+    def jwks_app(request):
+        fetches.append(request.path)
+        return Response(json.dumps({"keys": [key.as_dict(private=False)]}),
+                        mimetype="application/json")
+
+    server = make_server("127.0.0.1", 0, jwks_app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with app.app_context():
+            import_realm({"realm": REALM, "clients": [{
+                "client_id": "signed", "token_endpoint_auth_method": "private_key_jwt",
+                "grant_types": ["client_credentials"], "redirect_uris": [],
+                "jwks_uri": f"http://127.0.0.1:{server.port}/jwks"}]})
+            db.session.remove()
+        base = {"grant_type": "client_credentials",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+        for _ in range(3):
+            resp = client.post(TOKEN, data={**base, "client_assertion": assertion(key)})
+            assert resp.status_code == 200, resp.json
+        assert fetches == ["/jwks"]
+    finally:
+        server.shutdown()
