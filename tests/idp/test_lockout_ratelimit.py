@@ -12,6 +12,15 @@ def idp_config(idp_config):
     return {**idp_config, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3/minute"}
 
 
+@pytest.fixture(autouse=True)
+def fresh_budget(app):
+    """Counters live in the limiter's storage (Redis in CI): start each test from zero."""
+    from idp.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
+
+
 def test_per_ip_limit_shared_by_credential_forms(client):
     codes = [post(client, "forgot-password", {"login": "x"}).status_code for _ in range(3)]
     assert codes == [200, 200, 200]
