@@ -1,72 +1,101 @@
 #!/usr/bin/env bash
-# make demo: migrate SQLite databases, load the demo realm, customers and portal data,
-# then run an SMTP catcher, the idp and the portal until Ctrl-C.
+# make demo: migrate SQLite databases, load the demo realm, customers and portal data, link
+# one demo customer to the demo social identities, then run the mail inbox, the four demo
+# social providers, the idp and the portal until Ctrl-C.
+# Ports and the state folder can be changed (the screenshot script runs a second demo):
+#   DEMO_DIR IDP_PORT PORTAL_PORT SMTP_PORT INBOX_PORT FACEBOOK_PORT LINKEDIN_PORT GOOGLE_PORT X_PORT
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-DEMO=.demo
+DEMO=${DEMO_DIR:-.demo}
 mkdir -p "$DEMO"
+DEMO_ABS=$(cd "$DEMO" && pwd)
 [ -f "$DEMO/secret" ] || "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$DEMO/secret"
 [ -f "$DEMO/portal-secret" ] || "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$DEMO/portal-secret"
 
-IDP_PORT=${IDP_PORT:-5100}
-PORTAL_PORT=${PORTAL_PORT:-5101}
+export IDP_PORT=${IDP_PORT:-5100}
+export PORTAL_PORT=${PORTAL_PORT:-5101}
 SMTP_PORT=${SMTP_PORT:-8025}
+INBOX_PORT=${INBOX_PORT:-5102}
+export FACEBOOK_PORT=${FACEBOOK_PORT:-5111} LINKEDIN_PORT=${LINKEDIN_PORT:-5112}
+export GOOGLE_PORT=${GOOGLE_PORT:-5113} X_PORT=${X_PORT:-5114}
+REALM=paris-ile-de-france
 export IDP_SECRET_KEY="$(cat "$DEMO/secret")"
 export IDP_PUBLIC_URL="http://127.0.0.1:$IDP_PORT"
-export IDP_SQLALCHEMY_DATABASE_URI="sqlite:///$PWD/$DEMO/idp.db"
+export IDP_SQLALCHEMY_DATABASE_URI="sqlite:///$DEMO_ABS/idp.db"
 export IDP_MAIL_SERVER=127.0.0.1 IDP_MAIL_PORT=$SMTP_PORT
 export PORTAL_SECRET_KEY="$(cat "$DEMO/secret")-portal"
 export PORTAL_PUBLIC_URL="http://127.0.0.1:$PORTAL_PORT"
-export PORTAL_OIDC_ISSUER="$IDP_PUBLIC_URL/realms/paris-ile-de-france"
+export PORTAL_OIDC_ISSUER="$IDP_PUBLIC_URL/realms/$REALM"
 export PORTAL_OIDC_CLIENT_ID=portal
 export PORTAL_OIDC_CLIENT_SECRET="$(cat "$DEMO/portal-secret")"
-export PORTAL_SQLALCHEMY_DATABASE_URI="sqlite:///$PWD/$DEMO/portal.db"
+export PORTAL_SQLALCHEMY_DATABASE_URI="sqlite:///$DEMO_ABS/portal.db"
 
+# The demo realm and portal data for these ports; the portal's client secret is generated
+# locally, never stored in the repository.
+"$BIN/python" -m demo.config "$DEMO"
 "$BIN/idp" db upgrade >/dev/null
-# The portal's client secret is generated locally, never stored in the repository.
-"$BIN/python" - "$DEMO/portal-secret" > "$DEMO/realm.json" <<'PY'
-import json, sys
-realm = json.load(open("config/demo/realm.json", encoding="utf-8"))
-for client in realm["clients"]:
-    if client["client_id"] == "portal":
-        client["client_secret"] = open(sys.argv[1]).read().strip()
-print(json.dumps(realm, ensure_ascii=False))
-PY
-"$BIN/idp" realms import "$DEMO/realm.json" >/dev/null
 if [ -f config/demo/load_demo.sh ]; then
   PATH="$PWD/$BIN:$PATH" bash config/demo/load_demo.sh >/dev/null
 else
-  "$BIN/idp" customers create --realm paris-ile-de-france --identifier 100001 \
+  "$BIN/idp" customers create --realm "$REALM" --identifier 100001 \
     --email marie.dupont@example.test --email-verified --password 'Demo-2026!' \
     --given-name Marie --family-name Dupont >/dev/null 2>&1 || true
 fi
+"$BIN/idp" realms import "$DEMO/realm.json" >/dev/null
+# Marie Dupont (100001) signs in with any of the four buttons as "Marie Dupont".
+"$BIN/python" -m demo.seed_links config/demo/social-users.json --realm "$REALM" >/dev/null
 "$BIN/portal" db upgrade >/dev/null
-"$BIN/portal" data import config/demo/portal-data.json >/dev/null
+"$BIN/portal" data import "$DEMO/portal-data.json" >/dev/null
+rm -f "$DEMO/mail.log"  # mails now go to the inbox page (kept in $DEMO/mail/)
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
-"$BIN/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" > "$DEMO/mail.log" 2>&1 &
+trap cleanup EXIT
+trap "exit 0" INT TERM
+"$BIN/python" -m demo.inbox --dir "$DEMO/mail" --smtp-port "$SMTP_PORT" \
+  --http-port "$INBOX_PORT" > "$DEMO/inbox.log" 2>&1 &
 pids+=($!)
+for alias in facebook linkedin google x; do
+  port_var="${alias^^}_PORT"
+  "$BIN/python" -m "tests.fakes.$alias" --demo --port "${!port_var}" \
+    --users config/demo/social-users.json > "$DEMO/$alias.log" 2>&1 &
+  pids+=($!)
+done
 "$BIN/gunicorn" -c config/gunicorn.conf.py -b "127.0.0.1:$IDP_PORT" idp.wsgi:app > "$DEMO/idp.log" 2>&1 &
 pids+=($!)
 "$BIN/gunicorn" -c config/gunicorn.conf.py -b "127.0.0.1:$PORTAL_PORT" portal.wsgi:app > "$DEMO/portal.log" 2>&1 &
 pids+=($!)
-sleep 2
+if ! "$BIN/python" -m demo.wait "http://127.0.0.1:$INBOX_PORT/healthz" \
+    "http://127.0.0.1:$FACEBOOK_PORT/_fake/health" "http://127.0.0.1:$LINKEDIN_PORT/_fake/health" \
+    "http://127.0.0.1:$GOOGLE_PORT/_fake/health" "http://127.0.0.1:$X_PORT/_fake/health" \
+    "$PORTAL_OIDC_ISSUER/.well-known/openid-configuration" "$PORTAL_PUBLIC_URL/"; then
+  echo "The demo did not start; see the logs in $DEMO/ (inbox, facebook, linkedin, google, x, idp, portal)." >&2
+  exit 1
+fi
 cat <<TXT
 
   Espace Client demo is running (Ctrl-C stops it)
 
   Portal (start here):  http://127.0.0.1:$PORTAL_PORT/
-  Identity provider:    http://127.0.0.1:$IDP_PORT/realms/paris-ile-de-france/account/
-  Discovery:            http://127.0.0.1:$IDP_PORT/realms/paris-ile-de-france/.well-known/openid-configuration
-  Mails (verification links) are written to: $DEMO/mail.log
+  Identity provider:    $IDP_PUBLIC_URL/realms/$REALM/account/
+  Discovery:            $PORTAL_OIDC_ISSUER/.well-known/openid-configuration
+  Mail inbox:           http://127.0.0.1:$INBOX_PORT/   (verification and new-password links)
 
   Demo logins (realm Paris Île-de-France):
     100001 / Demo-2026!     Marie Dupont, active account
     100002 / 123456         Jean Martin, temporary code: "Première connexion"
     100003 / Ancien-mdp1    Sophie Bernard, old site's password: "Première connexion"
 
+  Social sign-in: demo providers (fournisseurs de démonstration), choose an account on their page:
+    Facebook  http://127.0.0.1:$FACEBOOK_PORT/    LinkedIn  http://127.0.0.1:$LINKEDIN_PORT/
+    Google    http://127.0.0.1:$GOOGLE_PORT/    Twitter / X  http://127.0.0.1:$X_PORT/
+    Marie Dupont     already linked to 100001 with all four: straight in
+    Sophie Bernard   not linked yet: prove 100003 / Ancien-mdp1 once, then the button suffices
+    Jean Martin      no email, not linked: link it with 100002's première connexion
+
 TXT
-wait
+# Stop everything when one of them stops, rather than leave a half-working demo.
+wait -n || true
+echo "A demo process stopped; see the logs in $DEMO/." >&2
+exit 1

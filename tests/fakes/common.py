@@ -174,6 +174,9 @@ class FakeState:
         self.used_codes: set[str] = set()
         self.tokens: dict[str, AccessToken] = {}
         self.keys: list[RSAKey] = []
+        #: ``--demo``: label every page "fournisseur de démonstration / demo provider" and
+        #: speak French first, because people then meet these pages in ``make demo``.
+        self.demo = False
         self.rotate_key()
 
     # -- keys -------------------------------------------------------------------------
@@ -298,6 +301,62 @@ def add_test_routes(app: Flask, state: FakeState) -> None:
     def _rotate() -> Response:
         return jsonify(kid=state.rotate_key())
 
+    @app.get("/")
+    def _home() -> str:
+        """Someone who opens the printed URL learns what this is and who can sign in."""
+        return home_page(state)
+
+
+#: Display names of the fakes, for the pages a person sees.
+PROVIDER_NAMES = {"google": "Google", "linkedin": "LinkedIn", "facebook": "Facebook", "x": "X"}
+
+DEMO_STYLE = (
+    "<style>body{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;"
+    "padding:0 1rem;color:#1b1b1b}.demo-banner{background:#fff3cd;border:2px dashed #8a6d00;"
+    "padding:.6rem .9rem;border-radius:.4rem;font-weight:600}"
+    "button{font:inherit;padding:.4rem 1rem;margin:.2rem .3rem 0 0}</style>"
+)
+
+
+def demo_banner(provider_name: str) -> str:
+    """The label that tells a demo visitor this is not the real provider (French first)."""
+    name = html.escape(provider_name)
+    return (
+        '<p class="demo-banner" role="note">'
+        f'<span lang="fr">{name} : fournisseur de démonstration.</span> '
+        f'<span lang="en">{name}: demo provider.</span></p>'
+        '<p><span lang="fr">Cette page remplace le vrai site pour la démonstration ; '
+        "aucun vrai compte n’est utilisé.</span> "
+        '<span lang="en">This page stands in for the real site in the demo; '
+        "no real account is used.</span></p>"
+    )
+
+
+def _user_label(user: Mapping[str, Any], key: str, demo: bool) -> str:
+    email = user.get("email") or ("sans email / no email" if demo else "sans email")
+    return f"{user.get('name', key)} ({email})"
+
+
+def home_page(state: FakeState) -> str:
+    """``GET /``: what this server is and its test accounts."""
+    name = PROVIDER_NAMES.get(state.provider, state.provider)
+    users = "".join(f"<li>{html.escape(_user_label(u, k, state.demo))}</li>"
+                    for k, u in state.users.items())
+    if state.demo:
+        return (
+            '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(name)} : fournisseur de démonstration / demo provider</title>"
+            f"{DEMO_STYLE}</head><body><h1>{html.escape(name)}</h1>{demo_banner(name)}"
+            "<h2>Comptes de test / Test accounts</h2>"
+            f"<ul>{users}</ul></body></html>"
+        )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(name)} (fake)</title></head><body>"
+        f"<h1>{html.escape(name)} (fake)</h1><ul>{users}</ul></body></html>"
+    )
+
 
 def consent_page(provider_name: str, state: FakeState, params: Mapping[str, str],
                  action: str, extra_buttons: list[tuple[str, str]] | None = None) -> str:
@@ -314,11 +373,12 @@ def consent_page(provider_name: str, state: FakeState, params: Mapping[str, str]
     options = []
     for i, (key, user) in enumerate(state.users.items()):
         checked = " checked" if key == hint or (not hint and i == 0) else ""
-        email = user.get("email") or "sans email"
         options.append(
             f'<p><label><input type="radio" name="login_hint" value="{html.escape(key)}"{checked}> '
-            f'{html.escape(str(user.get("name", key)))} ({html.escape(str(email))})</label></p>'
+            f"{html.escape(_user_label(user, key, state.demo))}</label></p>"
         )
+    if state.demo:
+        return demo_consent_page(provider_name, hidden, options, action, extra_buttons)
     buttons = [("allow", "Allow"), ("cancel", "Cancel"), *(extra_buttons or [])]
     button_html = " ".join(
         f'<button type="submit" name="auto" value="{v}">{html.escape(label)}</button>'
@@ -332,6 +392,35 @@ def consent_page(provider_name: str, state: FakeState, params: Mapping[str, str]
         f'<form method="post" action="{html.escape(action)}">{hidden}'
         f"<fieldset><legend>Sign in as</legend>{''.join(options)}</fieldset>"
         f"{button_html}</form></body></html>"
+    )
+
+
+#: French labels of the consent buttons, shown first in demo mode.
+DEMO_BUTTON_LABELS = {"allow": "Autoriser", "cancel": "Annuler",
+                      "cancel_authorize": "Refuser l’accès"}
+
+
+def demo_consent_page(provider_name: str, hidden: str, options: list[str], action: str,
+                      extra_buttons: list[tuple[str, str]] | None) -> str:
+    """The consent page as a demo visitor sees it: labelled, French first, English second.
+
+    The buttons keep their ``auto`` values, so the protocol is exactly the test one.
+    """
+    buttons = [("allow", "Allow"), ("cancel", "Cancel"), *(extra_buttons or [])]
+    button_html = " ".join(
+        f'<button type="submit" name="auto" value="{v}">'
+        f"{html.escape(DEMO_BUTTON_LABELS.get(v, label))} / {html.escape(label)}</button>"
+        for v, label in buttons
+    )
+    name = html.escape(provider_name)
+    return (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{name} : fournisseur de démonstration / demo provider</title>{DEMO_STYLE}"
+        f"</head><body><h1>{name}</h1>{demo_banner(provider_name)}"
+        f'<form method="post" action="{html.escape(action)}">{hidden}'
+        "<fieldset><legend>Se connecter en tant que / Sign in as</legend>"
+        f"{''.join(options)}</fieldset>{button_html}</form></body></html>"
     )
 
 
@@ -367,11 +456,14 @@ def serve_main(provider: str, factory: Callable[..., Flask], argv: list[str] | N
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--users", help="JSON file of test users")
     parser.add_argument("--clients", help="JSON file of registered clients")
+    parser.add_argument("--demo", action="store_true",
+                        help="label the pages 'fournisseur de démonstration / demo provider'")
     args = parser.parse_args(argv)
 
     server = make_server(args.host, args.port, Flask("placeholder"), threaded=True)
     base = f"http://{args.host}:{server.server_port}"
     server.app = factory(base, users=load_users(args.users), clients=load_clients(args.clients))
+    server.app.extensions["fake_state"].demo = args.demo
     print(f"LISTENING {base}", flush=True)
     try:
         server.serve_forever()
