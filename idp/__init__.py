@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shared import health
 from shared.browsers import is_internet_explorer
 from shared.config import is_https, load_config
 from shared.i18n import pick_locale
+from shared.logging_json import init_request_logging, safe_path
 from shared.security import init_security_headers
 
 from . import extensions
@@ -35,6 +38,13 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_TIMEOUT": 10,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Redis gone: per-process limits in memory (warning logged), back to Redis when it
+    # answers again; short socket timeouts so a dead Redis never stalls a sign-in.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    "METRICS_TOKEN": None,  # /metrics answers only when set (docs/operations.md)
+    "LOG_JSON": True,
     "LOGIN_RATE_LIMIT": "60/minute;600/hour",
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
@@ -54,6 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'idp.db'}"
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = health.engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))
     app.config["SESSION_COOKIE_SECURE"] = is_https(app.config["PUBLIC_URL"])
     if app.config.get("PROXY_FIX"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
@@ -82,6 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_server(app)
     _register_blueprints(app)
     _register_errors(app)
+    _register_ops(app)
     _register_browser_gate(app)
     _enable_sqlite_fk(app)
 
@@ -108,9 +121,16 @@ def _register_blueprints(app: Flask) -> None:
         realms = db.session.execute(db.select(Realm).filter_by(enabled=True)).scalars().all()
         return render_template("index.html", realms=realms)
 
-    @app.route("/healthz")
-    def healthz() -> Any:
-        return jsonify(status="ok")
+
+def _register_ops(app: Flask) -> None:
+    """Probes, /metrics, request ids and JSON request lines (docs/operations.md)."""
+    checks = {"database": health.database_check(lambda: db.engine)}
+    if not str(app.config["RATELIMIT_STORAGE_URI"]).startswith("memory://"):
+        checks["redis"] = lambda: bool(limiter.storage.check())
+    health.init_probes(app, checks, optional=frozenset({"redis"}), exempt=limiter.exempt)
+    health.init_metrics_endpoint(app, exempt=limiter.exempt)
+    health.init_outcome_metrics(app, frozenset({"flow.login"}), frozenset({"oidc.token"}))
+    init_request_logging(app, "idp", quiet_paths=health.PROBE_PATHS)
 
 
 def _register_optional(app: Flask, module: str) -> None:
@@ -143,8 +163,26 @@ def _register_errors(app: Flask) -> None:
             request.accept_mimetypes.best == "application/json"
         )
 
+    def unavailable(exc: BaseException) -> Any:
+        # Database outage: 503 + Retry-After (an outage, not a bug), one log line.
+        log.warning("database unavailable on %s %s: %s", request.method, safe_path(),
+                    health.describe(exc))
+        with contextlib.suppress(Exception):  # the connection may be gone already
+            db.session.rollback()
+        g.pop("realm", None)  # expired by the rollback: the page must not reload it
+        if wants_json():
+            return health.unavailable_json()
+        try:
+            page = render_template("error.html", status=503,
+                                   message=health.unavailable_text(str(get_locale() or "fr")))
+            return health.with_retry_after(make_response(page))
+        except Exception:
+            return health.fallback_page(None)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        if health.is_db_outage(exc):  # raised while opening the request (no view yet)
+            return unavailable(exc)
         if wants_json():
             return jsonify(error=exc.name.lower().replace(" ", "_"),
                            error_description=exc.description), exc.code
@@ -152,8 +190,10 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
+        if health.is_db_outage(exc):
+            return unavailable(exc)
         # The detail goes to the log only: never SQL, tokens or secrets in a response.
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, safe_path())
         db.session.rollback()
         if wants_json():
             return jsonify(error="server_error",

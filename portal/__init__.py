@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 from flask import Flask, request
 from flask_babel import format_date, get_locale
 
+from shared import health
 from shared.config import is_https, load_config
 from shared.i18n import pick_locale
+from shared.logging_json import init_request_logging, propagate_request_id
 from shared.security import init_security_headers
 
 from .extensions import babel, csrf, db, migrate
@@ -40,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_TRANSLATION_DIRECTORIES": "translations",
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "METRICS_TOKEN": None,  # /metrics answers only when set (docs/operations.md)
+    "LOG_JSON": True,
 }
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -61,6 +65,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
     app.config["OIDC_ISSUER"] = str(app.config["OIDC_ISSUER"]).rstrip("/")
     app.config["SESSION_COOKIE_SECURE"] = is_https(app.config["PUBLIC_URL"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = health.engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))
     app.config.setdefault("API_AUDIENCE", None)
     if not app.config["API_AUDIENCE"]:
         app.config["API_AUDIENCE"] = app.config["OIDC_CLIENT_ID"]
@@ -92,6 +98,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
     errors.init_app(app)
+    # Probes, /metrics, request ids (forwarded to the idp) and JSON request lines.
+    health.init_probes(app, {"database": health.database_check(lambda: db.engine)})
+    health.init_metrics_endpoint(app)
+    init_request_logging(app, "portal", quiet_paths=health.PROBE_PATHS)
+    propagate_request_id(app.extensions["portal_oidc"].http)
     api.init_app(app)
 
     app.jinja_env.globals.update(get_locale=get_locale, format_date=format_date)

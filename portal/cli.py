@@ -40,12 +40,27 @@ def import_command(file: Path, as_json: bool) -> None:
         sys.exit(1)
 
 
+@click.group("sessions")
+def sessions_cli() -> None:
+    """Server-side browser sessions."""
+
+
+@sessions_cli.command("purge")
+@with_appcontext
+def purge_sessions_command() -> None:
+    """Delete expired sessions (run it daily, e.g. from cron: each instance keeps none)."""
+    from .sessions import purge_expired
+
+    click.echo(f"{purge_expired()} expired session(s) deleted")
+
+
 def _create_app() -> object:
     return create_app()
 
 
 cli = FlaskGroup(create_app=_create_app, help="Espace Client portal.")
 cli.add_command(data_cli)
+cli.add_command(sessions_cli)
 
 
 def main() -> None:

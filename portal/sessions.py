@@ -8,6 +8,7 @@ request finds nothing. It also keeps tokens out of the browser.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -15,8 +16,11 @@ from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
+
+from shared.health import is_db_outage
 
 from .extensions import db
 from .models import ServerSession, utcnow
@@ -41,6 +45,9 @@ class PortalSession(CallbackDict, SessionMixin):
         self.modified = False
         self.regenerate_requested = False
         self.destroy_requested = False
+        # The session table could not be read (database outage): the request gets a 503,
+        # and nothing is written back, so the browser keeps its session for later.
+        self.unavailable = False
 
     def regenerate(self) -> None:
         """Give the session a fresh id (at sign-in: defeats session fixation)."""
@@ -60,12 +67,23 @@ class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> PortalSession:
         session_id = request.cookies.get(self.get_cookie_name(app))
         if session_id and len(session_id) < 100:
-            row = db.session.get(ServerSession, _hash(session_id))
+            try:
+                row = db.session.get(ServerSession, _hash(session_id))
+            except SQLAlchemyError as error:
+                if not is_db_outage(error):
+                    raise
+                with contextlib.suppress(SQLAlchemyError):
+                    db.session.rollback()
+                unavailable = PortalSession()
+                unavailable.unavailable = True
+                return unavailable
             if row is not None and row.expires_at > utcnow():
                 return PortalSession(dict(row.data or {}), session_id)
         return PortalSession()
 
     def save_session(self, app: Flask, session: PortalSession, response: Response) -> None:  # type: ignore[override]
+        if session.unavailable:
+            return
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
@@ -140,8 +158,24 @@ def end_sessions(issuer: str, *, sid: str | None = None, sub: str | None = None)
     return int(result.rowcount or 0)
 
 
-def purge_expired() -> int:
-    """Delete expired sessions (run from a periodic job; also done lazily at sign-in)."""
-    result = db.session.execute(delete(ServerSession).where(ServerSession.expires_at <= utcnow()))
-    db.session.commit()
-    return int(result.rowcount or 0)
+def purge_expired(batch_size: int = 5000) -> int:
+    """Delete expired sessions (``portal sessions purge`` from a periodic job; also done
+    lazily at sign-in); return how many went.
+
+    In batches, each its own transaction: a purge after a long pause never holds one huge
+    delete (and its locks) while customers are signing in.
+    """
+    total = 0
+    while True:
+        batch = (
+            select(ServerSession.id_hash)
+            .where(ServerSession.expires_at <= utcnow())
+            .limit(batch_size)
+            .scalar_subquery()
+        )
+        result = db.session.execute(delete(ServerSession).where(ServerSession.id_hash.in_(batch)))
+        db.session.commit()
+        deleted = int(result.rowcount or 0)
+        total += deleted
+        if deleted < batch_size:
+            return total
