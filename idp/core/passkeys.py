@@ -484,6 +484,10 @@ def verify_registration(
     except (ValueError, TypeError, KeyError) as exc:  # malformed input the library let by
         raise PasskeyError("invalid_response", f"malformed: {exc}") from exc
 
+    if verified.credential_id != parsed.raw_id:
+        # webauthn takes the id from authenticatorData and does not compare it with rawId;
+        # a mismatch is a forged or broken client, never a genuine authenticator.
+        raise PasskeyError("invalid_response", "rawId differs from the attested credential id")
     if len(list_passkeys(customer)) >= MAX_PASSKEYS:
         raise PasskeyError("too_many", f"at most {MAX_PASSKEYS}")
     taken = db.session.execute(
