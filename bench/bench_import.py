@@ -41,9 +41,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     from idp import create_app
+    from idp.core.models import Realm
     from idp.customer_import import import_customers
     from idp.extensions import db
-    from idp.models import Realm
 
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "customers.csv"

@@ -116,7 +116,7 @@ def _register_blueprints(app: Flask) -> None:
 
     @app.route("/")
     def index() -> Any:
-        from .models import Realm
+        from .core.models import Realm
 
         realms = db.session.execute(db.select(Realm).filter_by(enabled=True)).scalars().all()
         return render_template("index.html", realms=realms)

@@ -15,8 +15,8 @@ from flask.cli import AppGroup, FlaskGroup
 
 from . import audit
 from .cli_customers import realm_by_slug
+from .core.models import Client, Realm
 from .extensions import db
-from .models import Client, Realm
 
 
 def echo(data: Any, as_json: bool, text: str | None = None) -> None:

@@ -13,10 +13,10 @@ import click
 from flask.cli import AppGroup
 
 from . import audit
+from .core.models import Customer, Realm
 from .credentials import hash_password
 from .extensions import db
 from .flow import actions
-from .models import Customer, Realm
 
 
 def realm_by_slug(slug: str) -> Realm:

@@ -7,13 +7,11 @@ from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_mail import Mail
 from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy.orm import DeclarativeBase
 
+from .core.db import db
 
-class Base(DeclarativeBase):
-    pass
+__all__ = ["babel", "csrf", "db", "limiter", "mail", "migrate"]
 
 
 def client_ip() -> str:
@@ -21,7 +19,6 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()

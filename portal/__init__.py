@@ -34,6 +34,13 @@ DEFAULTS: dict[str, Any] = {
     "API_AUDIENCE": None,  # default: OIDC_CLIENT_ID
     "API_TOKEN_VALIDATION": "local",  # local | introspection
     "TOKEN_REFRESH_MARGIN": 60,
+    # Scopes asked at sign-in. offline_access is only honoured by OPs that grant it without
+    # prompt=consent (OIDC Core §11); without a refresh token the portal renews silently.
+    "OIDC_SCOPES": "openid profile email customer offline_access",
+    # The claim (id_token/UserInfo and API access tokens) naming the customer.
+    "CUSTOMER_CLAIM": "customer_id",
+    # "Mon compte": this URL, else the OP's discovery field ACCOUNT_DISCOVERY_KEY, else hidden.
+    "ACCOUNT_URL": "",
     "SESSION_COOKIE_NAME": "portal_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -87,6 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["OIDC_CLIENT_ID"],
         app.config["OIDC_CLIENT_SECRET"],
         token_auth_method=app.config["OIDC_TOKEN_AUTH_METHOD"],
+        scopes=str(app.config["OIDC_SCOPES"]),
         timeout=float(app.config["OIDC_TIMEOUT"]),
         jwks_min_refetch_interval=float(app.config["JWKS_MIN_REFETCH_INTERVAL"]),
     )

@@ -131,9 +131,10 @@ def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
             response.status_code = 503
             response.headers["Retry-After"] = "30"
             return response
-        customer_id = claims.get("customer_id")
+        claim = current_app.config["CUSTOMER_CLAIM"]
+        customer_id = claims.get(claim)
         if not customer_id:
-            return _auth_error(401, "invalid_token", "token has no customer_id")
+            return _auth_error(401, "invalid_token", f"token has no {claim}")
         g.api_claims = claims
         g.api_customer = Customer.find(str(claims["iss"]).rstrip("/"), str(customer_id))
         return view(*args, **kwargs)
@@ -164,7 +165,7 @@ def me() -> Response:
     return jsonify(
         issuer=claims["iss"],
         sub=claims["sub"],
-        customer_id=str(claims["customer_id"]),
+        customer_id=str(claims[current_app.config["CUSTOMER_CLAIM"]]),
         name=(customer.display_name if customer else "") or None,
         balance={"amount_cents": balance, "currency": "EUR",
                  "formatted": format_amount(balance, "fr")},

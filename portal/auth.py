@@ -19,6 +19,7 @@ from typing import Any
 from flask import (
     Blueprint,
     current_app,
+    flash,
     g,
     jsonify,
     redirect,
@@ -28,6 +29,7 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -35,14 +37,20 @@ from werkzeug.wrappers import Response
 from shared.token_verification import KeySourceError, TokenError
 
 from .extensions import csrf, db
+from .forms import EmptyForm
 from .models import Customer, UsedLogoutToken, utcnow
 from .oidc_client import OIDCClient, OIDCError, PendingAuth, ProviderUnavailable
+from .renewal import STASH_KEY, current_stash, drop_stash, stash_form
 from .sessions import end_sessions, purge_expired
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 MAX_PENDING = 3
+# prompt=none answers that mean "the customer must interact" (OIDC Core §3.1.2.6).
+INTERACTIVE_ERRORS = frozenset(
+    {"login_required", "interaction_required", "consent_required", "account_selection_required"}
+)
 
 # error code -> (title, explanation); French source strings, English in the catalogue.
 ERROR_MESSAGES: dict[str, tuple[Any, Any]] = {
@@ -126,6 +134,14 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _remember(pending: PendingAuth) -> None:
+    """Keep a pending sign-in in the session until its callback."""
+    pendings = dict(session.get("pending_auth") or {})
+    pendings[pending.state] = asdict(pending)
+    # Keep only the newest few: several tabs may sign in at once, but not thousands.
+    session["pending_auth"] = dict(list(pendings.items())[-MAX_PENDING:])
+
+
 @bp.get("/login")
 def login() -> Any:
     """Start the authorization code flow with PKCE, state and nonce."""
@@ -134,10 +150,7 @@ def login() -> Any:
         url = oidc().authorization_url(pending, redirect_uri(), ui_locales=str(get_locale()))
     except ProviderUnavailable:
         return auth_error("provider_unavailable", 503)
-    pendings = dict(session.get("pending_auth") or {})
-    pendings[pending.state] = asdict(pending)
-    # Keep only the newest few: several tabs may sign in at once, but not thousands.
-    session["pending_auth"] = dict(list(pendings.items())[-MAX_PENDING:])
+    _remember(pending)
     return redirect(url)
 
 
@@ -158,19 +171,55 @@ def callback() -> Any:
         log.warning("idp unavailable during sign-in: %s", exc)
         return auth_error("provider_unavailable", 503)
     except OIDCError as exc:
+        if pending.silent:
+            # The provider wants the customer (signed out there, session too old...): a
+            # visible sign-in, after which the kept form comes back.
+            _end_sign_in()
+            if exc.error in INTERACTIVE_ERRORS:
+                log.info("silent renewal refused (%s): interactive sign-in", exc.error)
+                return redirect(url_for("auth.login", next=pending.next_url))
         return auth_error(exc.error)
     except TokenError as exc:
         log.warning("id_token rejected: %s", exc.description)
+        if pending.silent:
+            _end_sign_in()
         return auth_error("invalid_token")
     claims = tokens["claims"]
-    if not (claims.get("name") or claims.get("given_name")):
+    if pending.silent and is_signed_in() and claims["sub"] == session.get("sub") \
+            and client.issuer == session.get("issuer"):
+        _renew_tokens(tokens)
+        if claims.get("sid"):
+            session["sid"] = claims["sid"]
+        return redirect(pending.next_url)
+    claim = current_app.config["CUSTOMER_CLAIM"]
+    if not (claims.get("name") or claims.get("given_name")) or not claims.get(claim):
+        # Many OPs put scope claims in UserInfo only, when an access token is issued.
         profile = client.userinfo(tokens["access_token"], claims["sub"])
         claims = {**profile, **claims}
-    customer_id = str(claims.get("customer_id") or "")
+    customer_id = str(claims.get(claim) or "")
     if not customer_id:
         return auth_error("no_customer_id", 403)
     _start_session(tokens, claims, customer_id)
     return redirect(pending.next_url)
+
+
+def _renew_tokens(tokens: dict[str, Any]) -> None:
+    """Store renewed tokens; a refresh token is kept until a new one replaces it."""
+    lifetime = int(tokens.get("expires_in") or 300)
+    session["access_token"] = tokens["access_token"]
+    session["token_lifetime"] = lifetime
+    session["expires_at"] = time.time() + lifetime
+    if tokens.get("refresh_token"):  # rotation: the old one is now spent
+        session["refresh_token"] = tokens["refresh_token"]
+    if tokens.get("id_token"):
+        session["id_token"] = tokens["id_token"]
+
+
+def _end_sign_in() -> None:
+    """Forget who is signed in, keeping what the next sign-in needs (pending, form, locale)."""
+    kept = {k: session[k] for k in ("locale", "pending_auth", STASH_KEY) if k in session}
+    session.clear()
+    session.update(kept)
 
 
 def _start_session(tokens: dict[str, Any], claims: dict[str, Any], customer_id: str) -> None:
@@ -191,11 +240,15 @@ def _start_session(tokens: dict[str, Any], claims: dict[str, Any], customer_id: 
         db.session.rollback()
     purge_expired()
     locale = session.get("locale")
+    stash = session.get(STASH_KEY)
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
     session.permanent = True
     if locale:
         session["locale"] = locale
+    # A form kept during a renewal goes back to the same customer only.
+    if stash and stash.get("issuer") == issuer and stash.get("sub") == claims["sub"]:
+        session[STASH_KEY] = stash
     session.update(
         issuer=issuer,
         sub=claims["sub"],
@@ -203,53 +256,93 @@ def _start_session(tokens: dict[str, Any], claims: dict[str, Any], customer_id: 
         customer_id=customer_id,
         name=name or customer.display_name or customer_id,
         id_token=tokens["id_token"],
-        access_token=tokens["access_token"],
         refresh_token=tokens.get("refresh_token"),
-        expires_at=time.time() + int(tokens.get("expires_in") or 300),
     )
+    _renew_tokens(tokens)
+
+
+def _token_expiring() -> bool:
+    """Whether the access token is within the refresh margin of its expiry.
+
+    The margin is capped at half the token's lifetime, so that an OP issuing short-lived
+    tokens does not send every page through a renewal.
+    """
+    lifetime = int(session.get("token_lifetime") or 300)
+    margin = min(int(current_app.config["TOKEN_REFRESH_MARGIN"]), lifetime // 2)
+    return float(session.get("expires_at", 0)) - margin <= time.time()
 
 
 @bp.before_app_request
-def refresh_tokens() -> Any:
-    """Refresh the access token quietly shortly before it expires.
+def renew_session() -> Any:
+    """Renew the tokens shortly before they expire, with or without a refresh token.
 
-    A refused refresh means the idp session is gone (signed out elsewhere, revoked): the
-    portal session ends and the customer signs in afresh. An unreachable idp is tolerated:
-    the portal's own data stays readable until the session's lifetime runs out.
+    With a refresh token: a quiet back-channel refresh. Without one (the OP applied OIDC
+    Core §11), or when the refresh is refused: a silent ``prompt=none`` round trip through
+    the browser, which comes back with fresh tokens or sends the customer to sign in. A
+    POST caught by the renewal keeps its fields (``portal.renewal``). An unreachable idp is
+    tolerated: the portal's own data stays readable until the session's lifetime runs out.
     """
-    if request.blueprint in ("api", "static") or request.endpoint in (
-        "static", "auth.backchannel_logout", "auth.logout", "auth.callback",
-    ):
+    if request.blueprint in ("api", "auth") or request.endpoint in (None, "static"):
         return None
-    if not is_signed_in():
-        return None
-    margin = int(current_app.config["TOKEN_REFRESH_MARGIN"])
-    if float(session.get("expires_at", 0)) - margin > time.time():
+    if not is_signed_in() or not _token_expiring():
         return None
     refresh_token = session.get("refresh_token")
-    if not refresh_token:
-        session.destroy()  # type: ignore[attr-defined]
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if refresh_token:
+        try:
+            tokens = oidc().refresh(refresh_token)
+        except ProviderUnavailable as exc:
+            log.warning("token refresh postponed, idp unavailable: %s", exc)
+            return None
+        except (OIDCError, TokenError) as exc:
+            log.info("refresh refused (%s): silent renewal", exc)
+            session.pop("refresh_token", None)
+        else:
+            claims = tokens.get("claims")
+            if claims and claims.get("sub") != session.get("sub"):
+                session.destroy()  # type: ignore[attr-defined]
+                return redirect(url_for("auth.login"))
+            _renew_tokens(tokens)
+            return None
+    return _silent_renewal()
+
+
+def _silent_renewal() -> Any:
+    """Send the browser through ``prompt=none``; keep a posted form for afterwards."""
+    safe = request.method in ("GET", "HEAD", "OPTIONS")
+    next_url = request.full_path.rstrip("?") if safe else url_for("auth.resume")
+    pending = PendingAuth.new(safe_next(next_url), silent=True)
     try:
-        tokens = oidc().refresh(refresh_token)
+        url = oidc().authorization_url(
+            pending, redirect_uri(), ui_locales=str(get_locale()), prompt="none",
+            id_token_hint=session.get("id_token"),
+        )
     except ProviderUnavailable as exc:
-        log.warning("token refresh postponed, idp unavailable: %s", exc)
+        log.warning("silent renewal postponed, idp unavailable: %s", exc)
         return None
-    except (OIDCError, TokenError) as exc:
-        log.info("refresh refused (%s): fresh sign-in", exc)
-        session.destroy()  # type: ignore[attr-defined]
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    claims = tokens.get("claims")
-    if claims and claims.get("sub") != session.get("sub"):
-        session.destroy()  # type: ignore[attr-defined]
-        return redirect(url_for("auth.login"))
-    session["access_token"] = tokens["access_token"]
-    session["expires_at"] = time.time() + int(tokens.get("expires_in") or 300)
-    if tokens.get("refresh_token"):  # rotation: the old one is now spent
-        session["refresh_token"] = tokens["refresh_token"]
-    if tokens.get("id_token"):
-        session["id_token"] = tokens["id_token"]
-    return None
+    if not safe and not stash_form():
+        return None  # too large to keep: let this request through on the portal session
+    _remember(pending)
+    return redirect(url)
+
+
+@bp.get("/resume")
+def resume() -> Any:
+    """After a renewal, give the customer back the form they had posted.
+
+    A page that shows the form gets it filled in (``forms.RestorableForm``); a POST-only
+    action (a delete button) gets a page to confirm it, with a fresh CSRF token.
+    """
+    stash = current_stash() if is_signed_in() else None
+    if stash is None:
+        return redirect(url_for("pages.index"))
+    if stash["get_ok"]:
+        flash(_("Votre session a été renouvelée. Ce que vous aviez saisi a été conservé : "
+                "vérifiez-le puis envoyez à nouveau."), "info")
+        return redirect(safe_next(stash["path"]))
+    drop_stash()
+    return render_template(
+        "resume.html", action=safe_next(stash["path"]), fields=stash["form"], form=EmptyForm()
+    )
 
 
 @bp.post("/logout")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from .renewal import take_stashed_form
 
 try:  # WTForms >= 3.3 deprecates (value, label) tuples
     from wtforms import SelectChoice
@@ -16,7 +21,22 @@ except ImportError:  # pragma: no cover - older WTForms
         return (value, label)
 
 
-class SavedSearchForm(FlaskForm):
+class RestorableForm(FlaskForm):
+    """A form that, shown again after a session renewal, holds what the customer had typed.
+
+    The fields were kept when the POST arrived with expired tokens (``portal.renewal``);
+    the CSRF token is the current session's, so sending again works.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not args and "formdata" not in kwargs and request.method == "GET":
+            restored = take_stashed_form(request.path)
+            if restored is not None:
+                kwargs["formdata"] = restored
+        super().__init__(*args, **kwargs)
+
+
+class SavedSearchForm(RestorableForm):
     """Add a saved property search ("Mes recherches")."""
 
     label = StringField(

@@ -22,6 +22,9 @@ import requests
 from shared.token_verification import JWKSVerifier, KeySourceError, fetch_json
 
 SCOPES = "openid profile email customer offline_access"
+# Discovery field (not standardised; named like op_policy_uri, a page for people) where an
+# OP may publish its account-management page, the target of "Mon compte".
+ACCOUNT_DISCOVERY_KEY = "account_management_uri"
 
 
 class ProviderUnavailable(Exception):
@@ -45,15 +48,17 @@ class PendingAuth:
     nonce: str
     code_verifier: str
     next_url: str
+    silent: bool = False  # a prompt=none renewal of a signed-in session
 
     @classmethod
-    def new(cls, next_url: str) -> PendingAuth:
+    def new(cls, next_url: str, *, silent: bool = False) -> PendingAuth:
         """Fresh random ``state``, ``nonce`` and PKCE verifier (RFC 7636: 43+ chars)."""
         return cls(
             state=secrets.token_urlsafe(24),
             nonce=secrets.token_urlsafe(24),
             code_verifier=secrets.token_urlsafe(48),
             next_url=next_url,
+            silent=silent,
         )
 
     @property
@@ -73,6 +78,7 @@ class OIDCClient:
         client_secret: str | None,
         *,
         token_auth_method: str = "client_secret_basic",  # noqa: S107
+        scopes: str = SCOPES,
         timeout: float = 5.0,
         discovery_ttl: float = 3600.0,
         jwks_min_refetch_interval: float = 10.0,
@@ -81,6 +87,7 @@ class OIDCClient:
         self.client_id = client_id
         self.client_secret = client_secret or None
         self.token_auth_method = token_auth_method if self.client_secret else "none"
+        self.scopes = scopes
         self.timeout = timeout
         self.discovery_ttl = discovery_ttl
         self.http = requests.Session()
@@ -117,17 +124,28 @@ class OIDCClient:
             raise ProviderUnavailable(f"the provider publishes no {name}")
         return str(url)
 
+    def account_url(self) -> str | None:
+        """The OP's account page from discovery, if it publishes an http(s) one."""
+        url = self.metadata.get(ACCOUNT_DISCOVERY_KEY)
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            return url
+        return None
+
     # -- authorization ------------------------------------------------------------------
     def authorization_url(
         self, pending: PendingAuth, redirect_uri: str, *, ui_locales: str | None = None,
-        prompt: str | None = None,
+        prompt: str | None = None, id_token_hint: str | None = None,
     ) -> str:
-        """The URL that sends the browser to the idp's sign-in page."""
+        """The URL that sends the browser to the idp's sign-in page.
+
+        ``prompt="none"`` with ``id_token_hint`` is the silent renewal: the OP answers at
+        once, with a code for the same user or ``login_required`` (OIDC Core §3.1.2.1).
+        """
         params = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": redirect_uri,
-            "scope": SCOPES,
+            "scope": self.scopes,
             "state": pending.state,
             "nonce": pending.nonce,
             "code_challenge": pending.code_challenge,
@@ -137,6 +155,8 @@ class OIDCClient:
             params["ui_locales"] = ui_locales
         if prompt:
             params["prompt"] = prompt
+        if id_token_hint:
+            params["id_token_hint"] = id_token_hint
         endpoint = self.endpoint("authorization_endpoint")
         separator = "&" if "?" in endpoint else "?"
         return f"{endpoint}{separator}{urlencode(params)}"

@@ -29,6 +29,7 @@ from .auth import is_signed_in, login_required
 from .extensions import db
 from .forms import EmptyForm, SavedSearchForm
 from .models import Customer, Document, Intervention, LedgerEntry, SavedSearch
+from .oidc_client import ProviderUnavailable
 from .texts import HELP_TOPICS
 
 bp = Blueprint("pages", __name__)
@@ -46,12 +47,29 @@ def running_ledger(customer: Customer) -> list[tuple[LedgerEntry, int]]:
     return rows
 
 
+def account_url() -> str | None:
+    """Where "Mon compte" leads: ``ACCOUNT_URL``, else the OP's discovery field, else nowhere.
+
+    Providers differ (Keycloak's ``/account`` is no standard): a link that would 404 on
+    every page is worse than none, so the link is hidden when neither is known.
+    """
+    configured = current_app.config.get("ACCOUNT_URL")
+    if configured:
+        return str(configured)
+    try:
+        return current_app.extensions["portal_oidc"].account_url()
+    except ProviderUnavailable:
+        return None
+
+
 @bp.app_context_processor
 def inject_globals() -> dict[str, Any]:
-    """Values every template needs: sign-in state, the idp's "Mon compte" URL, forms."""
+    """Values every template needs: sign-in state, the "Mon compte" URL, forms."""
+    signed_in = is_signed_in()
     return {
-        "signed_in": is_signed_in(),
-        "account_url": current_app.config["OIDC_ISSUER"] + "/account",
+        "signed_in": signed_in,
+        # Only signed-in pages show the link: anonymous pages need no discovery fetch.
+        "account_url": account_url() if signed_in else None,
         "logout_form": EmptyForm(),
     }
 

@@ -14,11 +14,11 @@ from werkzeug.wrappers import Response
 import idp.mail as mailer
 
 from .. import audit
+from ..core.models import ActionToken, Customer, SsoSession, utcnow
 from ..credentials import check_password, fail, is_locked, set_password
 from ..extensions import db
 from ..flow.journey_forms import ChangeEmailForm, ChangePasswordForm
 from ..flow.steps import credential_limit, password_problems
-from ..models import ActionToken, Customer, SsoSession, utcnow
 from ..realms import realm_blueprint
 from ..sessions import current_sso, touch
 

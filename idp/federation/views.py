@@ -26,12 +26,12 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from .. import audit
+from ..core.models import Customer, IdentityProvider, SsoSession
 from ..extensions import db
 from ..flow import machine
 from ..flow.forms import LoginForm
 from ..flow.password import password_step
 from ..flow.steps import credential_limit
-from ..models import Customer, IdentityProvider, SsoSession
 from ..realms import realm_blueprint
 from ..sessions import current_sso
 from . import PROVIDERS, FederationError, get_adapter

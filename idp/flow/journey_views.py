@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 import idp.mail as mailer
 
 from .. import audit
+from ..core.models import Customer
 from ..credentials import find_customers, set_password
 from ..extensions import db
-from ..models import Customer
 from ..realms import realm_blueprint
 from ..sessions import current_sso
 from . import actions, machine

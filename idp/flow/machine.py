@@ -14,8 +14,8 @@ from typing import Any
 from flask import g, redirect, session, url_for
 from werkzeug.wrappers import Response
 
+from ..core.models import Customer, SsoSession
 from ..extensions import db
-from ..models import Customer, SsoSession
 from ..redirects import respond
 from ..sessions import start_sso
 from . import actions

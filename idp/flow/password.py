@@ -9,9 +9,9 @@ from flask import g, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from ..core.models import Customer
 from ..credentials import authenticate
 from ..extensions import db
-from ..models import Customer
 from . import machine
 from .forms import LoginForm
 

@@ -7,9 +7,9 @@ from typing import Any
 from flask import current_app
 
 from .. import audit
+from ..core.models import Customer, utcnow
 from ..credentials import verify_temporary_code
 from ..extensions import limiter
-from ..models import Customer, utcnow
 from . import actions
 from .policy import violations
 

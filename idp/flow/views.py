@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import g, render_template, request
 
+from ..core.models import IdentityProvider
 from ..extensions import db
-from ..models import IdentityProvider
 from ..realms import realm_blueprint
 from . import machine
 from .forms import LoginForm

@@ -18,9 +18,9 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from ..clients import ClientInfo, find_client
+from ..core.models import AuthorizationCode, Consent, SsoSession, utcnow
 from ..extensions import db
 from ..flow import machine
-from ..models import AuthorizationCode, Consent, SsoSession, utcnow
 from ..redirects import respond
 from ..sessions import current_sso, touch
 from . import tokens

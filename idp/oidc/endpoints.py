@@ -24,8 +24,8 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from ..clients import find_client
+from ..core.models import Customer, Token, utcnow
 from ..extensions import csrf, db
-from ..models import Customer, Token, utcnow
 from ..realms import issuer_of, realm_blueprint
 from ..redirects import with_params
 from ..sessions import current_sso

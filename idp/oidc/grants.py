@@ -14,8 +14,8 @@ from flask import g
 
 from .. import audit
 from ..clients import AUTH_METHODS
+from ..core.models import AuthorizationCode, Customer, Token, utcnow
 from ..extensions import db
-from ..models import AuthorizationCode, Customer, Token, utcnow
 from . import tokens
 
 CONFIDENTIAL_METHODS = [m for m in AUTH_METHODS if m != "none"]

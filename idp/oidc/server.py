@@ -19,8 +19,8 @@ from flask import Flask, g
 from joserfc.jwk import KeySet
 
 from ..clients import ClientInfo, find_client
+from ..core.models import Client, Customer, SessionClient, Token, epoch, utcnow
 from ..extensions import db
-from ..models import Client, Customer, SessionClient, Token, epoch, utcnow
 from ..realms import issuer_of
 from . import tokens
 from .claims import claims_for_scope, requested_claims

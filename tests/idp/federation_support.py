@@ -19,8 +19,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from idp.core.models import AuditEvent, Customer, FederatedIdentity
 from idp.extensions import db
-from idp.models import AuditEvent, Customer, FederatedIdentity
 from idp.realm_io import import_realm
 from tests.fakes.run import realm_identity_providers, running_fakes
 

@@ -126,8 +126,8 @@ def sign_in(client, login: str, password: str):
 
 
 def set_realm_settings(app, **settings) -> None:
+    from idp.core.models import Realm
     from idp.extensions import db
-    from idp.models import Realm
 
     with app.app_context():
         realm = db.session.execute(db.select(Realm).filter_by(slug=REALM)).scalar_one()
@@ -136,8 +136,8 @@ def set_realm_settings(app, **settings) -> None:
 
 
 def customer_row(app, identifier: str):
+    from idp.core.models import Customer
     from idp.extensions import db
-    from idp.models import Customer
 
     with app.app_context():
         row = db.session.execute(db.select(Customer).filter_by(identifier=identifier)).scalar_one()
@@ -146,8 +146,8 @@ def customer_row(app, identifier: str):
 
 
 def audit_events(app, name: str) -> list:
+    from idp.core.models import AuditEvent
     from idp.extensions import db
-    from idp.models import AuditEvent
 
     with app.app_context():
         return list(db.session.execute(db.select(AuditEvent).filter_by(event=name)).scalars())

@@ -2,8 +2,8 @@
 
 import json
 
+from idp.core.models import AuditEvent, Client
 from idp.extensions import db
-from idp.models import AuditEvent, Client
 
 from .conftest import REALM
 from .oidc_helpers import TOKEN, basic
@@ -88,7 +88,7 @@ def test_unknown_realm_is_a_clear_error(runner):
 
 
 def test_customers_create_states(runner, app):
-    from idp.models import Customer
+    from idp.core.models import Customer
 
     active = run(runner, "customers", "create", "--realm", REALM, "--identifier", "A1",
                  "--email", "a@example.test", "--email-verified", "--password", "Aa-123456!")

@@ -190,7 +190,7 @@ def test_realm_import_keeps_x_request_email_alias(social_app, fakes):
     entry = {**identity_provider_settings("x", fakes["x"]), "request_email": False}
     with social_app.app_context():
         import_realm({"realm": REALM, "identity_providers": [entry]})
-        from idp.models import IdentityProvider
+        from idp.core.models import IdentityProvider
         row = db.session.execute(db.select(IdentityProvider).filter_by(alias="x")).scalar_one()
         assert row.settings["email_capability"] is False
 

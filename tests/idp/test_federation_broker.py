@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from idp.core.models import Customer, FederatedIdentity
 from idp.extensions import db
 from idp.federation import linking
-from idp.models import Customer, FederatedIdentity
 from idp.realm_io import import_realm
 from tests.fakes.run import identity_provider_settings
 

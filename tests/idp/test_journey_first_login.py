@@ -79,8 +79,8 @@ def test_first_button_page(client):
 def test_legacy_bcrypt_goes_straight_in_after_verification(app, client, runner, smtp):
     import bcrypt
 
+    from idp.core.models import Customer, Realm
     from idp.extensions import db
-    from idp.models import Customer, Realm
 
     with app.app_context():
         realm = db.session.execute(db.select(Realm)).scalars().first()

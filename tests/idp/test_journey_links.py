@@ -61,8 +61,8 @@ def test_other_address(app, client, runner, smtp):
 def test_expired_link_gets_a_new_one(app, client, runner, smtp):
     set_realm_settings(app, resend_cooldown=0)
     start(client, runner)
+    from idp.core.models import ActionToken
     from idp.extensions import db
-    from idp.models import ActionToken
 
     with app.app_context():
         for row in db.session.execute(db.select(ActionToken)).scalars():

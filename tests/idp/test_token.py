@@ -152,8 +152,8 @@ def test_refresh_token_bound_to_client(flow, customer, client):
 def test_disabled_email_claims_absent_not_null(flow, runner, client):
     make_customer(runner, identifier="200", email=None, verified=False, password="Pw-123456!")
     # A customer without email owes actions; set it active by hand for this claim test.
+    from idp.core.models import Customer
     from idp.extensions import db
-    from idp.models import Customer
 
     with client.application.app_context():
         c = db.session.execute(db.select(Customer).filter_by(identifier="200")).scalar_one()

@@ -56,6 +56,7 @@ class FakeOP:
         self.response_iss: str | None = None  # override the iss of the authorization response
         self.id_token_tamper: Callable[[dict, dict], Any] | None = None
         self.access_token_lifetime = 300
+        self.publish_account_url = True
         self.end_session_calls: list[dict[str, str]] = []
         self.jwks_requests = 0
         self.token_requests: list[dict[str, str]] = []
@@ -81,6 +82,7 @@ class FakeOP:
         self.id_token_tamper = None
         self.current_user = "100001"
         self.access_token_lifetime = 300
+        self.publish_account_url = True
         self.end_session_calls.clear()
         self.token_requests.clear()
 
@@ -174,6 +176,8 @@ class FakeOP:
                 "backchannel_logout_supported": True,
                 "backchannel_logout_session_supported": True,
                 "code_challenge_methods_supported": ["S256"],
+                **({"account_management_uri": f"{self.issuer}/account"}
+                   if self.publish_account_url else {}),
             })
 
         @app.get(f"{prefix}/protocol/openid-connect/certs")

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import has_request_context, request
 
+from .core.models import AuditEvent
 from .extensions import db
-from .models import AuditEvent
 
 log = logging.getLogger("idp.audit")
 

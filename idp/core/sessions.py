@@ -13,8 +13,8 @@ from datetime import timedelta
 from flask import g, request, session
 
 from . import audit
+from .core.models import Customer, SsoSession, utcnow
 from .extensions import db
-from .models import Customer, SsoSession, utcnow
 
 
 def current_sso() -> SsoSession | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .clients import AUTH_METHODS, CLIENT_DEFAULTS, forget_client, hash_secret, new_secret
+from .core.models import Client, IdentityProvider, Realm
 from .extensions import db
-from .models import Client, IdentityProvider, Realm
 from .oidc import keys
 from .realms import forget_realm
 

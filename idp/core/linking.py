@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
+from ..core.models import Customer, FederatedIdentity
 from ..extensions import db
-from ..models import Customer, FederatedIdentity
 from .base import NormalisedProfile
 
 #: How long a provider's answer may wait for the customer to prove their identifier.

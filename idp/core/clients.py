@@ -19,8 +19,8 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import current_app
 
+from .core.models import Client
 from .extensions import db
-from .models import Client
 
 CACHE_TTL_SECONDS = 30.0
 DEFAULT_SCOPE = "openid profile email address phone customer offline_access"

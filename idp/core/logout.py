@@ -15,8 +15,8 @@ from flask import g
 
 from .. import audit
 from ..clients import snapshot
+from ..core.models import Client, SessionClient, SsoSession, Token, utcnow
 from ..extensions import db
-from ..models import Client, SessionClient, SsoSession, Token, utcnow
 from ..realms import issuer_of
 from . import tokens
 from .grants import revoke_where

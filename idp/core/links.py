@@ -22,8 +22,8 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_mail import Message
 
+from .core.models import ActionToken, Customer, Realm, utcnow
 from .extensions import db, mail
-from .models import ActionToken, Customer, Realm, utcnow
 from .realms import settings_of
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import calendar
 from typing import Any
 
-from ..models import Customer
+from ..core.models import Customer
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": (

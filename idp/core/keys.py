@@ -14,8 +14,8 @@ from typing import Any
 
 from joserfc.jwk import ECKey, Key, RSAKey
 
+from ..core.models import Realm, SigningKey, utcnow
 from ..extensions import db
-from ..models import Realm, SigningKey, utcnow
 
 SUPPORTED_ALGS = ("RS256", "ES256")
 CACHE_TTL_SECONDS = 30.0

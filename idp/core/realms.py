@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g
 
+from .core.models import Realm
 from .extensions import db
-from .models import Realm
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "action_token_lifetime": 300,

@@ -20,8 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import current_app
 
 from . import audit
+from .core.models import Customer, Realm, utcnow
 from .extensions import db
-from .models import Customer, Realm, utcnow
 
 _hashers: dict[tuple[int, int, int], PasswordHasher] = {}
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from . import audit
+from .core.models import Customer, Realm, random_id, utcnow
 from .credentials import hash_temporary_code, legacy_format, temporary_key, verify_temporary_code
 from .extensions import db
 from .flow import actions
 from .flow.journey_forms import valid_email
-from .models import Customer, Realm, random_id, utcnow
 
 COLUMNS = ("identifier", "email", "given_name", "family_name", "temporary_password",
            "legacy_password_hash")
