@@ -25,8 +25,9 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -p no:cacheprovider
 
-bench: setup
-	$(BIN)/python -m bench
+bench: setup  # the benchmark of record (docs/performance.md); needs wrk (apt-get install wrk)
+	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo instance idp/instance portal/instance

@@ -1,0 +1,91 @@
+"""The table of record and its JSON: ``bench/results/<UTC timestamp>.json`` and
+``latest.json``; the table shows the per-core change against the previous ``latest.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+from .harness import ROOT
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGETS = {"client_credentials": 2500, "refresh": 1000, "code_flow": 400, "sign_in": 45,
+           "sign_in_owasp": 45, "portal_api": 2000}
+
+
+def load_previous() -> dict | None:
+    latest = RESULTS / "latest.json"
+    if not latest.exists():
+        return None
+    try:
+        return json.loads(latest.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def metadata() -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k.startswith(("IDP_ARGON2", "GUNICORN_", "BENCH_", "WEB_CONCURRENCY"))}
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "server": "gunicorn -c config/gunicorn.conf.py -w 1, taskset -c 0",
+        "load_generator": "wrk, taskset -c 1",
+        "env": env,
+    }
+
+
+def save(results: dict, latest: bool) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    doc = {"meta": metadata(), "results": results}
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    path = RESULTS / f"{doc['meta']['date'].replace(':', '')}.json"
+    path.write_text(text, encoding="utf-8")
+    if latest:
+        (RESULTS / "latest.json").write_text(text, encoding="utf-8")
+    return path
+
+
+def _delta(now: float | None, before: float | None) -> str:
+    if not now or not before:
+        return ""
+    return f"{(now - before) / before * 100:+.0f}%"
+
+
+def table(results: dict, previous: dict | None) -> str:
+    prev = (previous or {}).get("results", {})
+    head = (f"{'workload':20} {'db':10} {'ops/CPU-s':>9} {'Δprev':>6} {'target':>6} "
+            f"{'ops/s':>7} {'CPU':>4} {'p50':>7} {'p99':>7} {'err':>5} │ "
+            f"{'half: ops/s':>11} {'p50':>7} {'p99':>7} {'err':>5}")
+    lines = [head, "─" * len(head)]
+    for kind, rows in results.items():
+        for name, row in rows.items():
+            if "error" in row:
+                lines.append(f"{name:20} {kind:10} FAILED: {row['error'][:80]}")
+                continue
+            p, h = row["peak"], row["half"]
+            before = prev.get(kind, {}).get(name, {}).get("peak", {}).get("ops_per_cpu_s")
+            lines.append(
+                f"{name:20} {kind:10} {p['ops_per_cpu_s'] or 0:>9.1f} "
+                f"{_delta(p['ops_per_cpu_s'], before):>6} {TARGETS.get(name, ''):>6} "
+                f"{p['ops_per_s']:>7.1f} {p['cpu_util']:>4.0%} {p['p50_ms']:>5.1f}ms "
+                f"{p['p99_ms']:>5.1f}ms {p['errors']:>5} │ {h['ops_per_s']:>11.1f} "
+                f"{h['p50_ms']:>5.1f}ms {h['p99_ms']:>5.1f}ms {h['errors']:>5}")
+    if previous:
+        lines.append(f"Δprev: ops per server CPU-second against {previous['meta']['date']} "
+                     f"(commit {previous['meta']['commit']})")
+    lines.append("ops/CPU-s: completed operations per CPU-second of the server (gunicorn "
+                 "master + worker, pinned to CPU 0); latencies are per HTTP request (wrk).")
+    return "\n".join(lines)

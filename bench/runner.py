@@ -1,0 +1,97 @@
+"""Run a workload: warm up, a peak run (closed loop), a run paced at half the peak rate.
+
+Per-core figures are operations divided by the CPU-seconds the server's process tree
+(gunicorn master + worker) spent during the run, read from ``/proc/PID/stat``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from . import harness
+from .workloads import Load, Workload
+
+DEFAULT_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+WARMUP_SECONDS = 2
+
+
+def measure(load: Load, seconds: float, rate: float = 0) -> dict:
+    cpu_before = load.server.cpu()
+    out = harness.run_wrk(load.url, load.script, load.params(), seconds, load.connections, rate)
+    cpu = load.server.cpu() - cpu_before
+    duration = out["duration_us"] / 1e6
+    ops = out["counted_ops"]
+    errors = out["status"] + out["connect"] + out["read"] + out["write"] + out["timeout"]
+    return {
+        "ops": ops,
+        "requests": out["requests"],
+        "seconds": round(duration, 2),
+        "server_cpu_s": round(cpu, 2),
+        "ops_per_s": round(ops / duration, 1),
+        "ops_per_cpu_s": round(ops / cpu, 1) if cpu else None,
+        "cpu_util": round(cpu / duration, 2),
+        "p50_ms": round(out["p50_us"] / 1000, 2),
+        "p99_ms": round(out["p99_us"] / 1000, 2),
+        "errors": errors,
+        "target_rps": round(rate, 1) if rate else None,
+    }
+
+
+def profile(load: Load, seconds: float, out_dir: Path, stem: str) -> None:
+    """py-spy flame graph (SVG) and collapsed stacks of the worker during a peak run."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    worker = load.server.worker_pids()[0]
+    for fmt, ext in (("flamegraph", "svg"), ("raw", "txt")):
+        argv = [spy, "record", "--pid", str(worker), "--rate", "200", "--format", fmt,
+                "--duration", str(int(seconds) + 1), "--output", str(out_dir / f"{stem}.{ext}")]
+        spy_proc = subprocess.Popen(harness.pinned(harness.CLIENT_CPU, argv),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        harness.run_wrk(load.url, load.script, load.params(), seconds, load.connections)
+        spy_proc.wait(timeout=seconds + 60)
+
+
+def run_one(workload: Workload, kind: str, seconds: float, profile_dir: str | None) -> dict:
+    seconds = max(seconds, workload.min_seconds)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        with harness.running_idp(kind, tmp, workload.idp_env) as idp, \
+                workload.prepare(idp, tmp) as load:
+            harness.run_wrk(load.url, load.script, load.params(), WARMUP_SECONDS,
+                            load.connections)
+            if profile_dir:
+                profile(load, seconds, Path(profile_dir), f"{workload.name}-{kind}")
+            peak = measure(load, seconds)
+            rps = peak["requests"] / peak["seconds"]
+            half = measure(load, seconds, rate=rps / 2)
+        return {"peak": peak, "half": half}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_all(workloads: list[Workload], kinds: list[str], seconds: float | None,
+            profile_dir: str | None) -> dict:
+    results: dict = {}
+    for kind in kinds:
+        for workload in workloads:
+            print(f"{kind:10} {workload.name:20}", end=" ", flush=True)
+            try:
+                row = run_one(workload, kind, seconds or DEFAULT_SECONDS, profile_dir)
+            except Exception as exc:  # one broken workload must not hide the others
+                traceback.print_exc()
+                row = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+                print("FAILED", flush=True)
+            else:
+                peak = row["peak"]
+                print(f"{peak['ops_per_cpu_s']}/CPU-s  p99 {peak['p99_ms']} ms  "
+                      f"half-peak p99 {row['half']['p99_ms']} ms", flush=True)
+            results.setdefault(kind, {})[workload.name] = row
+    return results
