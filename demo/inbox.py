@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from flask import Flask, Response, abort, render_template, request
+from flask import Flask, Response, abort, render_template, request, url_for
 from markupsafe import Markup, escape
 from werkzeug.serving import make_server
 
@@ -191,8 +191,12 @@ def create_app(maildir: str | Path, smtp_address: str = "") -> Flask:
     def texts() -> dict[str, Any]:
         locale = lang()
         other = "en" if locale == "fr" else "fr"
+        if request.endpoint and request.endpoint != "static":
+            switch = url_for(request.endpoint, **(request.view_args or {}), lang=other)
+        else:  # an unknown URL: stay on it
+            switch = f"{request.path}?lang={other}"
         return {"t": TEXTS[locale], "lang": locale, "other": other, "when": when,
-                "smtp_address": smtp_address}
+                "switch_url": switch, "smtp_address": smtp_address}
 
     @app.get("/")
     def index() -> str:
