@@ -1,0 +1,1 @@
+"""Operations tests: probes, outages, logs and metrics."""
