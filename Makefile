@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo screenshots test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ setup: $(BIN)/.installed
 
 demo: setup
 	bash scripts/demo.sh
+
+# README screenshots (docs/screenshots/*.png) from a throwaway demo, in Debian's chromium.
+screenshots: setup
+	bash scripts/ensure-chromium.sh
+	$(BIN)/python scripts/screenshots.py
 
 lint: setup
 	$(BIN)/ruff check .
