@@ -36,7 +36,9 @@ export PORTAL_SQLALCHEMY_DATABASE_URI="sqlite:///$DEMO_ABS/portal.db"
 "$BIN/python" -m demo.config "$DEMO"
 "$BIN/idp" db upgrade >/dev/null
 if [ -f config/demo/load_demo.sh ]; then
-  PATH="$PWD/$BIN:$PATH" bash config/demo/load_demo.sh >/dev/null
+  # Its output (migrations, "already exists") is kept in load.log and shown only on failure.
+  PATH="$PWD/$BIN:$PATH" bash config/demo/load_demo.sh > "$DEMO/load.log" 2>&1 \
+    || { cat "$DEMO/load.log" >&2; exit 1; }
 else
   "$BIN/idp" customers create --realm "$REALM" --identifier 100001 \
     --email marie.dupont@example.test --email-verified --password 'Demo-2026!' \
@@ -45,7 +47,7 @@ fi
 "$BIN/idp" realms import "$DEMO/realm.json" >/dev/null
 # Marie Dupont (100001) signs in with any of the four buttons as "Marie Dupont".
 "$BIN/python" -m demo.seed_links config/demo/social-users.json --realm "$REALM" >/dev/null
-"$BIN/portal" db upgrade >/dev/null
+"$BIN/portal" db upgrade > "$DEMO/load.log" 2>&1 || { cat "$DEMO/load.log" >&2; exit 1; }
 "$BIN/portal" data import "$DEMO/portal-data.json" >/dev/null
 rm -f "$DEMO/mail.log"  # mails now go to the inbox page (kept in $DEMO/mail/)
 
