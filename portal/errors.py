@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _session_store_down() -> Any:
         """The session table could not be read: answer 503 rather than sign the user out."""
-        if getattr(session, "unavailable", False):
+        if getattr(session, "unavailable", False) and request.path not in health.PROBE_PATHS:
             return _unavailable(None)
         return None
 
