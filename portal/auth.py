@@ -161,7 +161,12 @@ def callback() -> Any:
     data = pendings.pop(str(request.args.get("state", "")), None)
     session["pending_auth"] = pendings
     if data is None:
-        return auth_error("invalid_state")
+        silent = _stateless_silent_refusal(pendings)
+        if silent is None:
+            return auth_error("invalid_state")
+        session["pending_auth"] = {k: v for k, v in pendings.items() if k != silent.state}
+        _end_sign_in()
+        return redirect(url_for("auth.login", next=silent.next_url))
     pending = PendingAuth(**data)
     client = oidc()
     try:
@@ -201,6 +206,22 @@ def callback() -> Any:
         return auth_error("no_customer_id", 403)
     _start_session(tokens, claims, customer_id)
     return redirect(pending.next_url)
+
+
+def _stateless_silent_refusal(pendings: dict[str, Any]) -> PendingAuth | None:
+    """A silent renewal refused without ``state`` (pyoidc 1.7 drops it from errors).
+
+    Accepted for the ``INTERACTIVE_ERRORS`` only, never for a code, and only while this
+    browser has a silent renewal pending: the worst a forged one can do is ask the
+    customer to sign in again, which a real refusal would do anyway.
+    """
+    if request.args.get("code") or request.args.get("error") not in INTERACTIVE_ERRORS:
+        return None
+    silent = [PendingAuth(**p) for p in pendings.values() if p.get("silent")]
+    if not silent or not is_signed_in():
+        return None
+    log.info("silent renewal refused without state (%s)", request.args["error"])
+    return silent[-1]
 
 
 def _renew_tokens(tokens: dict[str, Any]) -> None:

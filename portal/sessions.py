@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
@@ -142,13 +142,18 @@ def end_sessions(issuer: str, *, sid: str | None = None, sub: str | None = None)
     """Delete the sessions a back-channel logout names; return how many ended.
 
     With ``sid``, only that idp session's portal sessions end (restricted to ``sub`` when
-    given too); with ``sub`` alone, all of that user's sessions end (Back-Channel Logout §2.4).
+    given too, plus that ``sub``'s sessions that never got a sid); with ``sub`` alone, all
+    of that user's sessions end (Back-Channel Logout §2.4).
     """
     conditions = [ServerSession.issuer == issuer]
     if sid:
-        conditions.append(ServerSession.sid == sid)
+        by_sid = ServerSession.sid == sid
         if sub:
-            conditions.append(or_(ServerSession.sub == sub, ServerSession.sub.is_(None)))
+            by_sid = and_(by_sid, or_(ServerSession.sub == sub, ServerSession.sub.is_(None)))
+            # An OP that puts no sid in id_tokens (pyoidc) still names one here: sessions
+            # for which it never gave a sid can only be recognised by their sub.
+            by_sid = or_(by_sid, and_(ServerSession.sid.is_(None), ServerSession.sub == sub))
+        conditions.append(by_sid)
     elif sub:
         conditions.append(ServerSession.sub == sub)
     else:
