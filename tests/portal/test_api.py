@@ -125,3 +125,16 @@ def test_openapi_document(client):
 def test_api_404_is_json(client):
     response = client.get("/api/v1/nothing")
     assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+
+
+def test_customer_claim_name_is_a_setting(app, client, op):
+    app.config["CUSTOMER_CLAIM"] = "numero_client"
+    renamed = op.access_token(scope="openid customer", numero_client="100001")
+    response = client.get("/api/v1/me", headers=bearer(renamed))
+    assert response.status_code == 200
+    assert response.json["customer_id"] == "100001"
+    assert response.json["balance"]["amount_cents"] == 123456
+    usual = op.access_token("100001")  # carries customer_id, not numero_client
+    refused = client.get("/api/v1/me", headers=bearer(usual))
+    assert refused.status_code == 401
+    assert "token has no numero_client" in refused.headers["WWW-Authenticate"]
