@@ -20,8 +20,19 @@ from shared.i18n import pick_locale
 from shared.logging_json import init_request_logging, safe_path
 from shared.security import init_security_headers
 
-from . import extensions
-from .extensions import babel, csrf, db, limiter, migrate
+from . import account, oidc
+from .account.views import register_section
+from .commands import register_cli
+from .core.models import Realm
+from .core.settings import AppSettings
+from .extensions import babel, csrf, db, limiter, mail, migrate
+from .federation import views as broker
+from .flow import journey_views
+from .flow import views as flow_views
+from .flow.machine import register_completion_hook
+from .web.context import bind_audit_context
+from .web.mail import deliver_queued
+from .web.session import flow_locale
 
 DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": "http://127.0.0.1:5100",
@@ -46,9 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": None,  # /metrics answers only when set (docs/operations.md)
     "LOG_JSON": True,
     "LOGIN_RATE_LIMIT": "60/minute;600/hour",
-    "ARGON2_TIME_COST": 3,
-    "ARGON2_MEMORY_COST": 65536,
-    "ARGON2_PARALLELISM": 4,
+    "FAILURE_RATE_LIMIT": "10/minute;50/hour",
     "BABEL_DEFAULT_LOCALE": "fr",
     "WTF_CSRF_TIME_LIMIT": None,
     "PROXY_FIX": False,
@@ -67,6 +76,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = health.engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))
     app.config["SESSION_COOKIE_SECURE"] = is_https(app.config["PUBLIC_URL"])
+    settings = AppSettings.from_mapping(app.config)
+    if settings.production and not is_https(settings.public_url):
+        raise RuntimeError("IDP_PUBLIC_URL must be https:// in production")
+    app.extensions["idp.settings"] = settings
     if app.config.get("PROXY_FIX"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     logging.getLogger("authlib").setLevel(logging.INFO)
@@ -76,48 +89,41 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(
         app,
-        locale_selector=pick_locale,
+        # ui_locales on the request, else the sign-in state's (every screen of the flow
+        # follows what the client asked), else the cookie, else Accept-Language.
+        locale_selector=lambda: pick_locale(request.args.get("ui_locales") or flow_locale()),
         default_translation_directories=";".join(
             str(p) for p in sorted(Path(__file__).parent.glob("**/translations"))
         ),
     )
-    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["get_locale"] = lambda: str(get_locale() or "fr")
-    extensions.mail.init_app(app)  # not ``mail``: the idp.mail module shadows that name
+    mail.init_app(app)
     limiter.init_app(app)
+    app.before_request(bind_audit_context)
+    app.after_request(deliver_queued)
     # form-action must allow redirects to client apps after a form post (Chrome applies
     # it to the whole redirect chain); the pages' own forms all post to the idp.
     init_security_headers(app, form_action="*")
 
-    from .oidc.server import init_server
-
-    init_server(app)
     _register_blueprints(app)
     _register_errors(app)
     _register_ops(app)
     _register_browser_gate(app)
     _enable_sqlite_fk(app)
-
-    from .cli import register_cli
-
     register_cli(app)
     return app
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .account.views import bp as account_bp
-    from .flow.views import bp as flow_bp
-    from .oidc.endpoints import bp as oidc_bp
-
-    for bp in (oidc_bp, flow_bp, account_bp):
+    """Every blueprint, completion hook and Mon compte section, explicitly, per app."""
+    oidc.init_app(app)
+    for bp in (flow_views.bp, journey_views.bp, account.views.bp, broker.bp):
         app.register_blueprint(bp)
-    for name in ("flow.journey_views", "federation.views", "admin.views"):
-        _register_optional(app, name)
+    register_completion_hook(app, broker.link_on_complete)
+    register_section(app, broker.account_section)
 
     @app.route("/")
     def index() -> Any:
-        from .core.models import Realm
-
         realms = db.session.execute(db.select(Realm).filter_by(enabled=True)).scalars().all()
         return render_template("index.html", realms=realms)
 
@@ -131,19 +137,6 @@ def _register_ops(app: Flask) -> None:
     health.init_metrics_endpoint(app, exempt=limiter.exempt)
     health.init_outcome_metrics(app, frozenset({"flow.login"}), frozenset({"oidc.token"}))
     init_request_logging(app, "idp", quiet_paths=health.PROBE_PATHS)
-
-
-def _register_optional(app: Flask, module: str) -> None:
-    """Blueprints of later features register themselves when their module exists."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(f"idp.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name and f"idp.{module}".startswith(exc.name):
-            return
-        raise
-    mod.init_app(app)
 
 
 def _register_browser_gate(app: Flask) -> None:

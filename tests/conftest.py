@@ -26,5 +26,6 @@ def idp_config(tmp_path) -> dict:
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://"),
         "MAIL_SUPPRESS_SEND": True,
+        "MAIL_DELIVER_INLINE": True,
         **FAST_ARGON2,
     }

@@ -1,1 +1,5 @@
-"""Mon compte: the customer's own page at the idp."""
+"""Mon compte: the customer's own account pages."""
+
+from . import views
+
+__all__ = ["views"]

@@ -1,4 +1,5 @@
-"""``idp customers ...``: customer administration commands."""
+"""``idp customers ...``: customer administration (the same core functions as the staff
+console and the admin API)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,18 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from . import audit
-from .core.models import Customer, Realm
-from .credentials import hash_password
-from .extensions import db
-from .flow import actions
-
-
-def realm_by_slug(slug: str) -> Realm:
-    realm = db.session.execute(db.select(Realm).filter_by(slug=slug)).scalar_one_or_none()
-    if realm is None:
-        raise click.ClickException(f"unknown realm: {slug}")
-    return realm
-
+from ..core import customers as service
+from ..core.customer_import import (
+    EXPORT_COLUMNS,
+    ImportFileError,
+    export_rows,
+    import_customers,
+)
+from ..core.db import db
+from ..core.models import Customer
+from ..core.realms import RealmInfo
+from ..web.context import app_settings
+from .common import realm_by_slug, realm_info
 
 customers = AppGroup("customers", help="Customers of a realm.")
 
@@ -43,41 +43,22 @@ def create(realm: str, identifier: str, email: str | None, email_verified: bool,
            password: str | None, temporary_password: str | None, given_name: str | None,
            family_name: str | None) -> None:
     """Create one customer. With --password and --email-verified they are active."""
-    r = realm_by_slug(realm)
-    if password and temporary_password:
-        raise click.ClickException("give --password or --temporary-password, not both")
-    if temporary_password and not (len(temporary_password) == 6 and temporary_password.isdigit()):
-        raise click.ClickException("--temporary-password must be 6 digits")
-    exists = db.session.execute(
-        db.select(Customer.id).filter_by(realm_id=r.id, identifier=identifier)).first()
-    if exists:
-        raise click.ClickException(f"customer {identifier} already exists")
-    customer = Customer(realm_id=r.id, identifier=identifier, given_name=given_name,
-                        family_name=family_name, required_actions=[])
-    customer.set_email(email, verified=bool(email and email_verified))
-    pending: list[str] = []
-    if password:
-        customer.password_hash = hash_password(password)
-    elif temporary_password:
-        customer.temporary_code_hash = hash_password(temporary_password)
-        pending.append(actions.UPDATE_PASSWORD.name)
-    if not customer.email:
-        pending.append(actions.SET_EMAIL.name)
-    if not customer.email_verified:
-        pending.append(actions.VERIFY_EMAIL.name)
-    customer.required_actions = pending
-    db.session.add(customer)
-    db.session.flush()
-    audit.record("admin_customer_created", realm_id=r.id, customer_id=customer.id)
+    try:
+        customer = service.create(app_settings(), realm_info(realm), service.NewCustomer(
+            identifier=identifier, email=email, email_verified=email_verified,
+            password=password, temporary_code=temporary_password, given_name=given_name,
+            family_name=family_name))
+    except service.CustomerError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
+    pending = list(customer.required_actions or [])
     click.echo(f"customer {identifier} created" + (
         f" (pending: {', '.join(pending)})" if pending else " (active)"))
 
 
-def _customer(realm: Realm, identifier: str) -> Customer:
-    row = db.session.execute(
-        db.select(Customer).filter_by(realm_id=realm.id, identifier=identifier)
-    ).scalar_one_or_none()
+def _customer(realm: RealmInfo, identifier: str) -> Customer:
+    row = service.find(realm, identifier)
     if row is None:
         raise click.ClickException(f"unknown customer: {identifier}")
     return row
@@ -88,9 +69,7 @@ def _customer(realm: Realm, identifier: str) -> Customer:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.argument("file", type=click.File("rb"))
 def import_(realm: str, as_json: bool, file: Any) -> None:
-    """Import customers from a UTF-8 CSV (DESIGN §3). Exit code 1 if any row failed."""
-    from .customer_import import ImportFileError, import_customers
-
+    """Import customers from a UTF-8 CSV (docs/admin.md). Exit code 1 if any row failed."""
     r = realm_by_slug(realm)
     size = _size(file)
     show_bar = size > 0 and sys.stderr.isatty() and not as_json
@@ -104,9 +83,9 @@ def import_(realm: str, as_json: bool, file: Any) -> None:
                         bar.update(pos - seen[0])
                         seen[0] = pos
 
-                report = import_customers(r, file, progress)
+                report = import_customers(app_settings(), r, file, progress)
         else:
-            report = import_customers(r, file)
+            report = import_customers(app_settings(), r, file)
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from exc
     summary = report.as_dict()
@@ -136,8 +115,6 @@ def _size(file: Any) -> int:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
 def export(realm: str, output: Any) -> None:
     """Export customers as CSV (no secret: no password, hash or code)."""
-    from .customer_import import EXPORT_COLUMNS, export_rows
-
     writer = csv.DictWriter(output, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in export_rows(realm_by_slug(realm)):
@@ -152,19 +129,12 @@ def export(realm: str, output: Any) -> None:
 def set_temporary_password(realm: str, identifier: str, code: str | None,
                            as_json: bool) -> None:
     """Give a customer a new temporary code (a new letter): prints it; ends their sessions."""
-    from .credentials import new_temporary_code, set_temporary_code
-
-    r = realm_by_slug(realm)
+    r = realm_info(realm)
     customer = _customer(r, identifier)
-    if code is not None and not (len(code) == 6 and code.isdigit()):
-        raise click.ClickException("--code must be 6 digits")
-    code = code or new_temporary_code()
-    set_temporary_code(customer, code)
-    customer.required_actions = actions.add(list(customer.required_actions or []),
-                                            actions.UPDATE_PASSWORD.name)
-    audit.record("admin_temporary_password_set", realm_id=r.id, customer_id=customer.id)
-    db.session.commit()
-    _end_sessions(r, customer, "admin_temporary_password")
+    try:
+        code = service.issue_temporary_code(app_settings(), r, customer, code)
+    except service.CustomerError as exc:
+        raise click.ClickException(str(exc).replace("the temporary code", "--code")) from exc
     if as_json:
         click.echo(json.dumps({"identifier": identifier, "temporary_password": code}))
     else:
@@ -176,24 +146,7 @@ def set_temporary_password(realm: str, identifier: str, code: str | None,
 @click.option("--identifier", required=True)
 def unlock(realm: str, identifier: str) -> None:
     """Lift a lockout (temporary or permanent) after checking who is asking."""
-    from .credentials import unlock as do_unlock
-
-    r = realm_by_slug(realm)
-    customer = _customer(r, identifier)
-    do_unlock(customer)
-    audit.record("admin_customer_unlocked", realm_id=r.id, customer_id=customer.id)
+    r = realm_info(realm)
+    service.unlock(r, _customer(r, identifier))
     db.session.commit()
     click.echo(f"customer {identifier} unlocked")
-
-
-def _end_sessions(realm: Realm, customer: Customer, reason: str) -> None:
-    """End every session of the customer (logout tokens need a realm in ``g``)."""
-    from flask import current_app, g
-
-    from .oidc.logout import end_all_sessions
-    from .realms import settings_of
-
-    with current_app.test_request_context("/"):
-        g.realm = realm
-        g.realm_settings = settings_of(realm)
-        end_all_sessions(customer.id, reason)

@@ -1,30 +1,24 @@
-"""The ``idp`` command: Flask's CLI plus realms, clients, customers and keys commands.
+"""``idp realms|clients|keys ...``: the platform's administration commands.
 
-Admin subcommands print JSON with ``--json`` (DESIGN §3).
+Admin subcommands print JSON with ``--json`` (docs/admin.md). They call the same core
+functions as the staff console and the admin API.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
-from flask import Flask
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup
 
-from . import audit
-from .cli_customers import realm_by_slug
-from .core.models import Client, Realm
-from .extensions import db
-
-
-def echo(data: Any, as_json: bool, text: str | None = None) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
-    else:
-        click.echo(text if text is not None else json.dumps(data, ensure_ascii=False, indent=2))
-
+from ..core import audit, keys
+from ..core.clients import forget_client, hash_secret, new_secret, snapshot
+from ..core.db import db
+from ..core.models import Client, Realm
+from ..core.realm_io import RealmImportError, export_realm, import_realm, upsert_client
+from ..web.context import app_settings
+from .common import echo, realm_by_slug
 
 realms = AppGroup("realms", help="Realms (agencies): import, export, list.")
 clients_group = AppGroup("clients", help="Client applications of a realm.")
@@ -35,15 +29,16 @@ keys_group = AppGroup("keys", help="Signing keys of a realm.")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--json", "as_json", is_flag=True)
 def realms_import(file: Any, as_json: bool) -> None:
-    """Create or update a realm from FILE.json (idempotent)."""
-    from .realm_io import RealmImportError, import_realm
-
+    """Create or update a realm from FILE.json (idempotent; validated, nothing written on
+    an error)."""
     try:
         data = json.load(file)
-        realm, secrets = import_realm(data)
+        if not isinstance(data, dict):
+            raise RealmImportError("the file must hold one JSON object")
+        realm, secrets = import_realm(app_settings().client_secret_key, data)
     except (ValueError, RealmImportError) as exc:
         db.session.rollback()
-        raise click.ClickException(f"invalid realm file: {exc}") from exc
+        raise click.ClickException(f"invalid realm file {file.name}: {exc}") from exc
     audit.record("admin_realm_imported", realm_id=realm.id)
     db.session.commit()
     result = {"realm": realm.slug, "generated_client_secrets": secrets}
@@ -56,8 +51,6 @@ def realms_import(file: Any, as_json: bool) -> None:
 @click.argument("realm")
 def realms_export(realm: str) -> None:
     """Print REALM as JSON (client secrets are never exported)."""
-    from .realm_io import export_realm
-
     click.echo(json.dumps(export_realm(realm_by_slug(realm)), ensure_ascii=False, indent=2))
 
 
@@ -86,8 +79,6 @@ def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout
                    auth_method: str, grant_types: tuple, scope: str | None,
                    backchannel_logout_uri: str | None, third_party: bool, as_json: bool) -> None:
     """Register a client; a confidential one gets a generated secret, shown once."""
-    from .realm_io import RealmImportError, upsert_client
-
     r = realm_by_slug(realm)
     exists = db.session.execute(
         db.select(Client).filter_by(realm_id=r.id, client_id=client_id)).scalar_one_or_none()
@@ -107,7 +98,7 @@ def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout
     if backchannel_logout_uri:
         data["backchannel_logout_uri"] = backchannel_logout_uri
     try:
-        _row, secret = upsert_client(r, data)
+        _row, secret = upsert_client(app_settings().client_secret_key, r, data)
     except RealmImportError as exc:
         raise click.ClickException(str(exc)) from exc
     audit.record("admin_client_created", realm_id=r.id, client_id=client_id)
@@ -121,8 +112,6 @@ def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout
 @click.option("--realm", required=True)
 @click.option("--json", "as_json", is_flag=True)
 def clients_list(realm: str, as_json: bool) -> None:
-    from .clients import snapshot
-
     r = realm_by_slug(realm)
     rows = db.session.execute(
         db.select(Client).filter_by(realm_id=r.id).order_by(Client.client_id)).scalars()
@@ -142,8 +131,6 @@ def _client(realm: Realm, client_id: str) -> Client:
 @click.option("--realm", required=True)
 @click.argument("client_id")
 def clients_show(realm: str, client_id: str) -> None:
-    from .clients import snapshot
-
     row = _client(realm_by_slug(realm), client_id)
     click.echo(json.dumps(snapshot(row).public_metadata(), indent=2, ensure_ascii=False))
 
@@ -152,8 +139,6 @@ def clients_show(realm: str, client_id: str) -> None:
 @click.option("--realm", required=True)
 @click.argument("client_id")
 def clients_delete(realm: str, client_id: str) -> None:
-    from .clients import forget_client
-
     r = realm_by_slug(realm)
     db.session.delete(_client(r, client_id))
     forget_client(r.id, client_id)
@@ -168,14 +153,12 @@ def clients_delete(realm: str, client_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def clients_rotate(realm: str, client_id: str, as_json: bool) -> None:
     """Issue a new secret (the old one stops working at once)."""
-    from .clients import forget_client, hash_secret, new_secret
-
     r = realm_by_slug(realm)
     row = _client(r, client_id)
     if (row.meta or {}).get("token_endpoint_auth_method") == "none":
         raise click.ClickException("a public client has no secret")
     secret = new_secret()
-    row.secret_hash = hash_secret(secret)
+    row.secret_hash = hash_secret(app_settings().client_secret_key, secret)
     forget_client(r.id, client_id)
     audit.record("admin_client_secret_rotated", realm_id=r.id, client_id=client_id)
     db.session.commit()
@@ -188,24 +171,8 @@ def clients_rotate(realm: str, client_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def keys_rotate(realm: str, as_json: bool) -> None:
     """New signing keys; old public keys stay published until their tokens expire."""
-    from .oidc import keys
-
     r = realm_by_slug(realm)
     kids = keys.rotate(r)
     audit.record("admin_keys_rotated", realm_id=r.id, kids=kids)
     db.session.commit()
     echo({"realm": r.slug, "active_kids": kids}, as_json, "new keys: " + ", ".join(kids))
-
-
-def register_cli(app: Flask) -> None:
-    from .cli_customers import customers
-
-    for group in (realms, clients_group, keys_group, customers):
-        app.cli.add_command(group)
-
-
-def main() -> None:
-    from . import create_app
-
-    cli = FlaskGroup(create_app=create_app, help="Espace Client identity provider.")
-    cli.main(args=sys.argv[1:], prog_name="idp")

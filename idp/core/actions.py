@@ -1,32 +1,25 @@
 """Required actions: steps a customer owes before a sign-in completes (Keycloak's model).
 
-Each action names the view that performs it; the machine sends the customer to the first
-one pending. Order matters: an email must be set before it is verified.
+The core knows their names and order; the web flow maps each to the page that performs
+it. Order matters: an email must be set before it is verified.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from . import audit
+from .models import Customer, utcnow
+
+SET_EMAIL = "SET_EMAIL"
+VERIFY_EMAIL = "VERIFY_EMAIL"
+UPDATE_PASSWORD = "UPDATE_PASSWORD"
+CONFIGURE_TOTP = "CONFIGURE_TOTP"
+
+ORDER: tuple[str, ...] = (SET_EMAIL, VERIFY_EMAIL, UPDATE_PASSWORD, CONFIGURE_TOTP)
 
 
-@dataclass(frozen=True)
-class RequiredAction:
-    name: str
-    endpoint: str  # the flow view that performs it
-
-
-SET_EMAIL = RequiredAction("SET_EMAIL", "journey.set_email")
-VERIFY_EMAIL = RequiredAction("VERIFY_EMAIL", "journey.verify_email")
-UPDATE_PASSWORD = RequiredAction("UPDATE_PASSWORD", "journey.update_password")
-LINK_ACCOUNT = RequiredAction("LINK_ACCOUNT", "flow.link_account")
-
-ORDER: tuple[RequiredAction, ...] = (SET_EMAIL, VERIFY_EMAIL, UPDATE_PASSWORD)
-BY_NAME = {a.name: a for a in ORDER}
-
-
-def first_pending(names: list[str]) -> RequiredAction | None:
+def first_pending(names: list[str]) -> str | None:
     for action in ORDER:
-        if action.name in names:
+        if action in names:
             return action
     return None
 
@@ -38,3 +31,15 @@ def add(current: list[str], name: str) -> list[str]:
 
 def remove(current: list[str], name: str) -> list[str]:
     return [n for n in current if n != name]
+
+
+def owe(customer: Customer, name: str) -> None:
+    customer.required_actions = add(list(customer.required_actions or []), name)
+
+
+def finish(customer: Customer, name: str) -> None:
+    """Drop a done action; the first time none is left, the account is activated."""
+    customer.required_actions = remove(list(customer.required_actions or []), name)
+    if not customer.required_actions and customer.activated_at is None:
+        customer.activated_at = utcnow()
+        audit.record("customer_activated", realm_id=customer.realm_id, customer_id=customer.id)

@@ -1,16 +1,30 @@
-"""Audit trail: one row per security-relevant event, and a log line without secrets."""
+"""Audit trail: one row per security-relevant event, and a log line without secrets.
+
+Who and from where (the client address, the staff member acting) is request context the
+core does not read itself: the web layer sets :data:`context` once per request.
+"""
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
-from flask import has_request_context, request
-
-from .core.models import AuditEvent
-from .extensions import db
+from .db import db
+from .models import AuditEvent
 
 log = logging.getLogger("idp.audit")
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    ip: str | None = None
+    actor: str | None = None
+
+
+_NOBODY = AuditContext()  # frozen: safe to share as the default
+context: ContextVar[AuditContext] = ContextVar("audit_context", default=_NOBODY)
 
 
 def record(
@@ -21,8 +35,9 @@ def record(
     **detail: Any,
 ) -> None:
     """Add an audit event to the current transaction (the caller commits)."""
-    ip = request.remote_addr if has_request_context() else None
-    db.session.add(
-        AuditEvent(event=event, realm_id=realm_id, customer_id=customer_id, ip=ip, detail=detail)
-    )
-    log.info("audit event=%s realm=%s customer=%s ip=%s", event, realm_id, customer_id, ip)
+    ctx = context.get()
+    if ctx.actor and "actor" not in detail:
+        detail["actor"] = ctx.actor
+    db.session.add(AuditEvent(event=event, realm_id=realm_id, customer_id=customer_id,
+                              ip=ctx.ip, detail=detail))
+    log.info("audit event=%s realm=%s customer=%s ip=%s", event, realm_id, customer_id, ctx.ip)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import calendar
 from typing import Any
 
-from ..core.models import Customer
+from .models import Customer
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": (
@@ -50,15 +50,24 @@ def customer_claims(customer: Customer) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and v != ""}
 
 
-def claims_for_scope(
-    customer: Customer, scope: str, requested: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Claims granted by ``scope`` plus those individually requested via ``claims``."""
-    available = customer_claims(customer)
+def _scope_names(scope: str) -> set[str]:
     names: set[str] = {"sub"}
     for item in scope.split():
         names.update(SCOPE_CLAIMS.get(item, ()))
-    names.update((requested or {}).keys())
+    return names
+
+
+def claims_for_scope(
+    customer: Customer, scope: str, requested: dict[str, Any] | None = None,
+    granted: str | None = None,
+) -> dict[str, Any]:
+    """Claims of ``scope`` plus those individually requested via ``claims`` — the latter
+    only within what the *granted* scope (default: ``scope``) allows, so the ``claims``
+    parameter never reveals more than the customer consented to."""
+    available = customer_claims(customer)
+    names = _scope_names(scope)
+    allowed = _scope_names(granted if granted is not None else scope)
+    names.update(k for k in (requested or {}) if k in allowed)
     return {k: v for k, v in available.items() if k in names}
 
 

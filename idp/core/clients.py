@@ -10,20 +10,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
-from flask import current_app
 
-from .core.models import Client
-from .extensions import db
+from . import cache
+from .db import db
+from .models import Client
 
 CACHE_TTL_SECONDS = 30.0
 DEFAULT_SCOPE = "openid profile email address phone customer offline_access"
+#: Every client authentication method the OP supports, in discovery order.
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+CONFIDENTIAL_METHODS = tuple(m for m in AUTH_METHODS if m != "none")
 CLIENT_DEFAULTS: dict[str, Any] = {
     "redirect_uris": [],
     "post_logout_redirect_uris": [],
@@ -32,13 +33,12 @@ CLIENT_DEFAULTS: dict[str, Any] = {
     "token_endpoint_auth_method": "client_secret_basic",
     "scope": DEFAULT_SCOPE,
     "id_token_signed_response_alg": "RS256",
-    "first_party": True,
+    # Third-party unless said otherwise: an imported client never skips consent by accident.
+    "first_party": False,
 }
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 
 
-def hash_secret(secret: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
+def hash_secret(key: bytes, secret: str) -> str:
     return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 
@@ -55,6 +55,7 @@ class ClientInfo(ClientMixin):
     client_id: str
     secret_hash: str | None
     meta: dict[str, Any] = field(hash=False)
+    secret_key: bytes = field(default=b"", hash=False, repr=False)
 
     def get(self, key: str) -> Any:
         return self.meta.get(key, CLIENT_DEFAULTS.get(key))
@@ -62,6 +63,10 @@ class ClientInfo(ClientMixin):
     @property
     def is_public(self) -> bool:
         return self.get("token_endpoint_auth_method") == "none"
+
+    @property
+    def enabled(self) -> bool:
+        return self.meta.get("enabled", True) is not False
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -82,7 +87,7 @@ class ClientInfo(ClientMixin):
     def check_client_secret(self, client_secret: str) -> bool:
         if not self.secret_hash:
             return False
-        return hmac.compare_digest(self.secret_hash, hash_secret(client_secret))
+        return hmac.compare_digest(self.secret_hash, hash_secret(self.secret_key, client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         # Every endpoint (token, revocation, introspection): the registered method only.
@@ -102,43 +107,30 @@ class ClientInfo(ClientMixin):
         return data
 
 
-_cache: dict[tuple[int, str], tuple[float, ClientInfo | None]] = {}
-_lock = threading.Lock()
+def snapshot(row: Client, secret_key: bytes = b"") -> ClientInfo:
+    return ClientInfo(pk=row.id, realm_id=row.realm_id, client_id=row.client_id,
+                      secret_hash=row.secret_hash, meta=dict(row.meta or {}),
+                      secret_key=secret_key)
 
 
-def snapshot(row: Client) -> ClientInfo:
-    return ClientInfo(
-        pk=row.id,
-        realm_id=row.realm_id,
-        client_id=row.client_id,
-        secret_hash=row.secret_hash,
-        meta=dict(row.meta or {}),
-    )
-
-
-def find_client(realm_id: int, client_id: str | None) -> ClientInfo | None:
-    """The client by id, from the cache when fresh (30 s across workers, at once locally)."""
-    if not client_id:
+def find_client(realm_id: int, client_id: str | None, secret_key: bytes = b"") -> ClientInfo | None:
+    """The enabled client by id, from the cache when fresh."""
+    if not client_id or len(client_id) > 255:
         return None
-    key = (realm_id, client_id)
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit and hit[0] > now:
-        return hit[1]
-    row = db.session.execute(
-        db.select(Client).filter_by(realm_id=realm_id, client_id=client_id)
-    ).scalar_one_or_none()
-    info = snapshot(row) if row else None
-    with _lock:
-        _cache[key] = (now + CACHE_TTL_SECONDS, info)
-    return info
+
+    def load() -> ClientInfo | None:
+        row = db.session.execute(
+            db.select(Client).filter_by(realm_id=realm_id, client_id=client_id)
+        ).scalar_one_or_none()
+        return snapshot(row, secret_key) if row else None
+
+    info = cache.cached("client", (realm_id, client_id, secret_key), load, ttl=CACHE_TTL_SECONDS)
+    return info if info is not None and info.enabled else None
 
 
 def forget_client(realm_id: int, client_id: str) -> None:
-    with _lock:
-        _cache.pop((realm_id, client_id), None)
+    cache.invalidate("client")  # keyed by secret key too: drop the namespace
 
 
 def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+    cache.clear_all()

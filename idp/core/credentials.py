@@ -1,7 +1,9 @@
 """Credentials: argon2id hashing, legacy verifiers, temporary codes, lockout.
 
 Every sign-in attempt costs one argon2 verification whether or not the account exists,
-is locked or pending, so neither the answer nor its timing tells them apart.
+is locked or pending, so neither the answer nor its timing tells them apart. A failure is
+counted in the database *before* the password is compared (one atomic ``UPDATE``), so
+parallel guesses cannot outrun the lockout.
 """
 
 from __future__ import annotations
@@ -12,40 +14,31 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import bcrypt
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import current_app
+from sqlalchemy import case, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit
-from .core.models import Customer, Realm, utcnow
-from .extensions import db
+from .db import db
+from .models import Customer, utcnow
+from .realms import RealmInfo
+from .settings import AppSettings, BruteForce
 
-_hashers: dict[tuple[int, int, int], PasswordHasher] = {}
-
-
-def hasher() -> PasswordHasher:
-    """argon2id with the configured cost (default above OWASP's 19 MiB, t=2 minimum)."""
-    cfg = current_app.config
-    params = (cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
-    if params not in _hashers:
-        _hashers[params] = PasswordHasher(
-            time_cost=params[0], memory_cost=params[1], parallelism=params[2]
-        )
-    return _hashers[params]
+# Legacy PBKDF2 imports are capped: a hostile file must not make one check cost minutes.
+MAX_PBKDF2_ITERATIONS = 1_000_000
 
 
-def hash_password(password: str) -> str:
-    return hasher().hash(password)
+def hash_password(cfg: AppSettings, password: str) -> str:
+    return cfg.hasher.hash(password)
 
 
-def _argon2_ok(stored: str | None, password: str) -> bool:
+def _argon2_ok(cfg: AppSettings, stored: str | None, password: str) -> bool:
     if not stored:
         return False
     try:
-        return hasher().verify(stored, password)
+        return cfg.hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -53,13 +46,12 @@ def _argon2_ok(stored: str | None, password: str) -> bool:
 _dummy: dict[tuple[int, int, int], str] = {}
 
 
-def burn_time(password: str) -> None:
+def burn_time(cfg: AppSettings, password: str) -> None:
     """Spend one argon2 verification, as a real check would (unknown or locked accounts)."""
-    cfg = current_app.config
-    key = (cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
+    key = (cfg.argon2_time_cost, cfg.argon2_memory_cost, cfg.argon2_parallelism)
     if key not in _dummy:
-        _dummy[key] = hash_password(secrets.token_urlsafe(16))
-    _argon2_ok(_dummy[key], password)
+        _dummy[key] = hash_password(cfg, secrets.token_urlsafe(16))
+    _argon2_ok(cfg, _dummy[key], password)
 
 
 def legacy_format(stored: str) -> str | None:
@@ -67,7 +59,8 @@ def legacy_format(stored: str) -> str | None:
     if stored.startswith(("$2a$", "$2b$", "$2y$")) and len(stored) == 60:
         return "bcrypt"
     parts = stored.split("$")
-    if len(parts) == 4 and parts[0] == "pbkdf2_sha256" and parts[1].isdigit():
+    if (len(parts) == 4 and parts[0] == "pbkdf2_sha256" and parts[1].isdigit()
+            and 0 < int(parts[1]) <= MAX_PBKDF2_ITERATIONS):
         return "django"
     return None
 
@@ -94,36 +87,23 @@ def new_temporary_code() -> str:
 TEMP_PREFIX = "hmac-sha256"
 
 
-def temporary_key() -> bytes:
-    """The server-side key (pepper) of temporary codes: ``TEMPORARY_CODE_KEY``, else derived
-    from ``SECRET_KEY``. It is not in the database, so a dump alone reveals no code."""
-    cfg = current_app.config
-    key = cfg.get("TEMPORARY_CODE_KEY") or cfg["SECRET_KEY"]
-    return hmac.new(str(key).encode(), b"idp-temporary-code", hashlib.sha256).digest()
+def hash_temporary_code(key: bytes, code: str) -> str:
+    """The one temporary-code format: ``hmac-sha256$<key id>$<salt>$<digest>``.
 
-
-def hash_temporary_code(code: str, key: bytes | None = None) -> str:
-    """A keyed hash of a 6-digit code: ``hmac-sha256$<key id>$<salt>$<digest>``.
-
-    Why not argon2: 10**6 codes are exhausted offline whatever the cost (28 h per account at
-    production argon2), so the cost would only slow down the import of 50,000 letters
-    (hours); what protects a code is the pepper (offline) and the permanent lockout after
-    N failures (online). Chosen passwords are always argon2id.
+    Why not argon2: 10**6 codes are exhausted offline whatever the cost, so the cost would
+    only slow down the import of 50,000 letters (hours); what protects a code is the pepper
+    ``key`` (offline: it is not in the database) and the permanent lockout (online).
+    Chosen passwords are always argon2id.
     """
-    key = key or temporary_key()
     salt = secrets.token_hex(8)
     digest = hmac.new(key, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
     return f"{TEMP_PREFIX}${hashlib.sha256(key).hexdigest()[:8]}${salt}${digest}"
 
 
-def verify_temporary_code(stored: str, code: str, key: bytes | None = None) -> bool:
-    """Check a code against either format (keyed hash, or argon2 from ``customers create``)."""
-    if not stored.startswith(TEMP_PREFIX + "$"):
-        return _argon2_ok(stored, code)
+def verify_temporary_code(key: bytes, stored: str, code: str) -> bool:
     parts = stored.split("$")
-    if len(parts) != 4:
+    if len(parts) != 4 or parts[0] != TEMP_PREFIX:
         return False
-    key = key or temporary_key()
     digest = hmac.new(key, f"{parts[2]}:{code}".encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(digest, parts[3])
 
@@ -137,7 +117,7 @@ class Attempt:
     used_legacy: bool = False
 
 
-def find_customers(realm: Realm, login: str) -> list[Customer]:
+def find_customers(realm: RealmInfo, login: str) -> list[Customer]:
     """Customers matching an identifier, or a verified email (one email, several accounts)."""
     login = login.strip()
     if not login:
@@ -164,105 +144,169 @@ def is_locked(customer: Customer) -> bool:
     return customer.locked_until is not None and customer.locked_until > utcnow()
 
 
-def check_password(customer: Customer, password: str) -> Attempt:
+def check_password(cfg: AppSettings, customer: Customer, password: str) -> Attempt:
     """Verify any of the customer's credentials; always costs about one argon2 check."""
     if customer.password_hash:
-        if _argon2_ok(customer.password_hash, password):
+        if _argon2_ok(cfg, customer.password_hash, password):
             return Attempt(customer)
     elif customer.legacy_hash:
-        # bcrypt/PBKDF2 cost about as much as argon2 already; adding argon2 on top
-        # would mark the not-yet-migrated accounts by timing.
-        if verify_legacy(customer.legacy_hash, password):
+        # A legacy check is followed by one argon2 so every account costs the same
+        # (a cheaper or dearer path would mark the not-yet-migrated accounts by timing).
+        ok = verify_legacy(customer.legacy_hash, password)
+        burn_time(cfg, password)
+        if ok:
             return Attempt(customer, used_legacy=True)
     elif customer.temporary_code_hash:
-        keyed = customer.temporary_code_hash.startswith(TEMP_PREFIX + "$")
-        if keyed:
-            burn_time(password)  # same cost as an argon2 check: timing tells nothing
-        if verify_temporary_code(customer.temporary_code_hash, password):
+        burn_time(cfg, password)  # the keyed hash is cheap: same cost as an argon2 check
+        if verify_temporary_code(cfg.code_key, customer.temporary_code_hash, password):
             return Attempt(customer, used_temporary=True)
     else:
-        burn_time(password)
+        burn_time(cfg, password)
     return Attempt(None)
 
 
-def authenticate(realm: Realm, login: str, password: str, settings: dict[str, Any]) -> Attempt:
-    """Check ``login`` + ``password`` with lockout; the caller commits."""
+def _reserve(customer: Customer, policy: BruteForce) -> None:
+    """Count this attempt as a failure before comparing (one atomic UPDATE); a success
+    gives it back. Parallel guesses each see their own count."""
+    now = utcnow()
+    reset_before = now - timedelta(seconds=policy.failure_reset_seconds)
+    temp = customer.temporary_code_hash is not None and customer.password_hash is None
+    stmt = (
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(
+            failed_attempts=case(
+                (Customer.last_failure_at < reset_before, 1),
+                else_=Customer.failed_attempts + 1),
+            temporary_failures=Customer.temporary_failures + (1 if temp else 0),
+            last_failure_at=now,
+        )
+        .returning(Customer.failed_attempts, Customer.temporary_failures,
+                   Customer.locked_until, Customer.locked_permanently, Customer.enabled)
+        .execution_options(synchronize_session=False)
+    )
+    failed, temporary, locked_until, permanent, enabled = db.session.execute(stmt).one()
+    for name, value in (("failed_attempts", failed), ("temporary_failures", temporary),
+                        ("locked_until", locked_until), ("locked_permanently", permanent),
+                        ("enabled", enabled), ("last_failure_at", now)):
+        set_committed_value(customer, name, value)
+
+
+def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str) -> Attempt:
+    """Check ``login`` + ``password`` with lockout; commits the attempt's bookkeeping."""
+    policy = realm.settings.brute_force
     candidates = find_customers(realm, login)
     if not candidates:
-        burn_time(password)
+        burn_time(cfg, password)
         audit.record("login_failed", realm_id=realm.id, reason="unknown")
+        db.session.commit()
         return Attempt(None)
     for customer in candidates:
-        if is_locked(customer):
-            burn_time(password)
+        if not is_locked(customer):
+            _reserve(customer, policy)
+            db.session.commit()  # the reservation holds even if this worker dies mid-hash
+        if is_locked(customer) or _over_budget(customer, policy):
+            burn_time(cfg, password)
             audit.record("login_failed", realm_id=realm.id, customer_id=customer.id,
                          reason="locked")
+            _apply_lock(customer, policy)
+            db.session.commit()
             continue
-        attempt = check_password(customer, password)
+        attempt = check_password(cfg, customer, password)
         if attempt.customer is not None:
-            succeed(customer, password, attempt)
+            succeed(cfg, customer, password, attempt)
+            db.session.commit()
             return attempt
-        fail(customer, settings)
+        audit.record("login_failed", realm_id=customer.realm_id, customer_id=customer.id,
+                     reason="bad_password")
+        _apply_lock(customer, policy)
+        db.session.commit()
     return Attempt(None)
+
+
+def verify_current(cfg: AppSettings, customer: Customer, password: str,
+                   policy: BruteForce) -> bool:
+    """The current password (Mon compte), with the very same lockout as the sign-in form
+    (a success resets the count and re-hashes a legacy hash, as a sign-in does)."""
+    if is_locked(customer):
+        burn_time(cfg, password)
+        return False
+    _reserve(customer, policy)
+    db.session.commit()
+    if _over_budget(customer, policy):
+        burn_time(cfg, password)
+        _apply_lock(customer, policy)
+        return False
+    attempt = check_password(cfg, customer, password)
+    if attempt.customer is not None:
+        succeed(cfg, customer, password, attempt)
+        return True
+    _apply_lock(customer, policy)
+    return False
+
+
+def _over_budget(customer: Customer, policy: BruteForce) -> bool:
+    temp = customer.temporary_code_hash is not None and customer.password_hash is None
+    return temp and customer.temporary_failures > policy.temporary_code_max_failures
+
+
+def _apply_lock(customer: Customer, policy: BruteForce) -> None:
+    """After a counted failure: growing waits past ``failure_factor`` failures; a temporary
+    code locked for good once its failures reach the maximum."""
+    now = utcnow()
+    temp = customer.temporary_code_hash is not None and customer.password_hash is None
+    if (temp and customer.temporary_failures >= policy.temporary_code_max_failures
+            and not customer.locked_permanently):
+        customer.locked_permanently = True
+        audit.record("account_locked", realm_id=customer.realm_id, customer_id=customer.id,
+                     permanent=True)
+    excess = customer.failed_attempts - policy.failure_factor
+    if excess >= 0:
+        wait = min(policy.wait_increment_seconds * (2**excess), policy.max_wait_seconds)
+        until = now + timedelta(seconds=wait)
+        if customer.locked_until is None or customer.locked_until < until:
+            customer.locked_until = until
+            audit.record("account_locked", realm_id=customer.realm_id,
+                         customer_id=customer.id, seconds=wait)
 
 
 def unlock(customer: Customer) -> None:
-    """Lift every lock (agency action, ``idp customers unlock``); the caller audits."""
+    """Lift every lock (agency action, verified-email reset); the caller audits."""
     customer.failed_attempts = 0
     customer.temporary_failures = 0
     customer.locked_until = None
     customer.locked_permanently = False
 
 
-def set_password(customer: Customer, password: str) -> None:
-    """A chosen password replaces every other credential (temporary code, legacy hash)."""
-    customer.password_hash = hash_password(password)
+def set_password(cfg: AppSettings, customer: Customer, password: str) -> None:
+    """A chosen password replaces every other credential (temporary code, legacy hash);
+    half-finished sign-ins bound to the old credential die with it."""
+    customer.password_hash = hash_password(cfg, password)
     customer.legacy_hash = None
     customer.temporary_code_hash = None
     customer.temporary_failures = 0
+    customer.credential_version = (customer.credential_version or 0) + 1
 
 
-def set_temporary_code(customer: Customer, code: str) -> None:
+def set_temporary_code(cfg: AppSettings, customer: Customer, code: str) -> None:
     """A new temporary code (agency letter): the customer owes a new password again."""
     customer.password_hash = None
     customer.legacy_hash = None
-    customer.temporary_code_hash = hash_temporary_code(code)
+    customer.temporary_code_hash = hash_temporary_code(cfg.code_key, code)
+    customer.credential_version = (customer.credential_version or 0) + 1
     unlock(customer)
 
 
-def succeed(customer: Customer, password: str, attempt: Attempt) -> None:
+def succeed(cfg: AppSettings, customer: Customer, password: str, attempt: Attempt) -> None:
+    """Give the reserved attempt back; re-hash legacy or outdated argon2 hashes."""
     customer.failed_attempts = 0
     customer.locked_until = None
+    if attempt.used_temporary:
+        customer.temporary_failures = max(0, customer.temporary_failures - 1)
     if attempt.used_legacy:
-        # Verified once: re-hash to argon2id and forget the legacy hash.
-        customer.password_hash = hash_password(password)
+        customer.password_hash = hash_password(cfg, password)
         customer.legacy_hash = None
         audit.record("legacy_password_rehashed", realm_id=customer.realm_id,
                      customer_id=customer.id)
-
-
-def fail(customer: Customer, settings: dict[str, Any]) -> None:
-    """Count a failure: growing waits after ``failure_factor`` failures (Keycloak's model);
-    a temporary code locks for good after ``temporary_code_max_failures`` failures."""
-    policy = settings["brute_force"]
-    now = utcnow()
-    if customer.last_failure_at and now - customer.last_failure_at > timedelta(
-        seconds=policy["failure_reset_seconds"]
-    ):
-        customer.failed_attempts = 0
-    customer.failed_attempts += 1
-    customer.last_failure_at = now
-    if customer.temporary_code_hash and not customer.password_hash:
-        customer.temporary_failures += 1
-        if customer.temporary_failures >= policy["temporary_code_max_failures"]:
-            customer.locked_permanently = True
-            audit.record("account_locked", realm_id=customer.realm_id, customer_id=customer.id,
-                         permanent=True)
-    excess = customer.failed_attempts - policy["failure_factor"]
-    if excess >= 0:
-        wait = min(policy["wait_increment_seconds"] * (2**excess), policy["max_wait_seconds"])
-        customer.locked_until = now + timedelta(seconds=wait)
-        audit.record("account_locked", realm_id=customer.realm_id, customer_id=customer.id,
-                     seconds=wait)
-    audit.record("login_failed", realm_id=customer.realm_id, customer_id=customer.id,
-                 reason="bad_password")
+    elif customer.password_hash and cfg.hasher.check_needs_rehash(customer.password_hash):
+        customer.password_hash = hash_password(cfg, password)  # cost changed: upgrade it

@@ -1,4 +1,4 @@
-"""Migration import of customers from CSV (DESIGN §3), streaming and idempotent.
+"""Migration import of customers from CSV (docs/admin.md), streaming and idempotent.
 
 Rows are read one at a time and written in batches of ``BATCH`` (one SELECT of the
 batch's identifiers, one bulk INSERT), so memory stays flat in the file size except for
@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from . import audit
-from .core.models import Customer, Realm, random_id, utcnow
-from .credentials import hash_temporary_code, legacy_format, temporary_key, verify_temporary_code
-from .extensions import db
-from .flow import actions
-from .flow.journey_forms import valid_email
+from . import actions, audit
+from .credentials import hash_temporary_code, legacy_format, verify_temporary_code
+from .db import db
+from .emails import check as check_email
+from .models import Customer, Realm, random_id, utcnow
+from .settings import AppSettings
 
 COLUMNS = ("identifier", "email", "given_name", "family_name", "temporary_password",
            "legacy_password_hash")
@@ -78,8 +78,11 @@ def check_row(line: int, raw: dict[str, str | None]) -> Row | str:
     if not IDENTIFIER_RE.match(identifier):
         return "malformed identifier (letters, digits, . _ - ; 64 at most)"
     email = _clean(raw.get("email"))
-    if email and not valid_email(email):
-        return f"malformed email: {email}"
+    if email:
+        checked = check_email(email)
+        if checked.normalized is None:
+            return f"malformed email: {email} ({checked.detail or checked.reason})"
+        email = checked.normalized
     code = _clean(raw.get("temporary_password"))
     if code and not (len(code) == 6 and code.isdigit()):
         return "temporary_password must be 6 digits"
@@ -96,11 +99,11 @@ def _pending(row: Row, email_verified: bool, has_email: bool) -> list[str]:
     """Every migrated customer owes the première connexion (verify the email at least)."""
     names: list[str] = []
     if not has_email:
-        names.append(actions.SET_EMAIL.name)
+        names.append(actions.SET_EMAIL)
     if not email_verified:
-        names.append(actions.VERIFY_EMAIL.name)
+        names.append(actions.VERIFY_EMAIL)
     if row.code:
-        names.append(actions.UPDATE_PASSWORD.name)
+        names.append(actions.UPDATE_PASSWORD)
     return names
 
 
@@ -139,12 +142,12 @@ def read_rows(stream: IO[bytes], progress: Callable[[int], None] | None = None
         yield reader.line_num, check_row(reader.line_num, raw)
 
 
-def import_customers(realm: Realm, stream: IO[bytes],
+def import_customers(cfg: AppSettings, realm: Realm, stream: IO[bytes],
                      progress: Callable[[int], None] | None = None) -> Report:
     report = Report()
     seen: set[str] = set()
     batch: list[Row] = []
-    key = temporary_key()
+    key = cfg.code_key
     for line, item in read_rows(stream, progress):
         if isinstance(item, str):
             report.errors.append({"line": line, "reason": item})
@@ -197,7 +200,7 @@ def _new(realm: Realm, row: Row, key: bytes, now: Any) -> dict[str, Any]:
         "realm_id": realm.id, "sub": random_id(), "identifier": row.identifier,
         "email": row.email, "email_normalized": row.email.lower() if row.email else None,
         "email_verified": False, "given_name": row.given_name, "family_name": row.family_name,
-        "temporary_code_hash": hash_temporary_code(row.code, key) if row.code else None,
+        "temporary_code_hash": hash_temporary_code(key, row.code) if row.code else None,
         "legacy_hash": row.legacy, "required_actions": _pending(row, False, bool(row.email)),
         "enabled": True, "failed_attempts": 0, "temporary_failures": 0,
         "locked_permanently": False, "created_at": now, "updated_at": now,
@@ -216,8 +219,8 @@ def _update(c: Customer, row: Row, key: bytes) -> bool:
             setattr(c, attr, value)
             changed = True
     if row.code and not (c.temporary_code_hash
-                         and verify_temporary_code(c.temporary_code_hash, row.code, key)):
-        c.temporary_code_hash = hash_temporary_code(row.code, key)
+                         and verify_temporary_code(key, c.temporary_code_hash, row.code)):
+        c.temporary_code_hash = hash_temporary_code(key, row.code)
         c.legacy_hash = None
         c.temporary_failures = 0
         changed = True
@@ -227,7 +230,7 @@ def _update(c: Customer, row: Row, key: bytes) -> bool:
         changed = True
     wanted = _pending(row, c.email_verified, bool(c.email))
     if not row.code and not row.legacy and c.temporary_code_hash:
-        wanted.append(actions.UPDATE_PASSWORD.name)
+        wanted.append(actions.UPDATE_PASSWORD)
     if sorted(wanted) != sorted(c.required_actions or []):
         c.required_actions = wanted
         changed = True

@@ -1,30 +1,26 @@
-"""Per-realm signing keys: creation, rotation with overlap, JWKS, in-memory cache.
+"""Per-realm signing keys: creation, rotation with overlap, JWKS.
 
 Keys live in the database so every worker signs with the same key; they are parsed once
-per process and cached by ``kid`` (no per-request key loading).
+per process and held in the one cache (:mod:`idp.core.cache`), invalidated on rotation.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
 from datetime import timedelta
 from typing import Any
 
-from joserfc.jwk import ECKey, Key, RSAKey
+from joserfc.jwk import ECKey, Key, KeySet, RSAKey
 
-from ..core.models import Realm, SigningKey, utcnow
-from ..extensions import db
+from . import cache
+from .db import db
+from .models import Realm, SigningKey, utcnow
 
 SUPPORTED_ALGS = ("RS256", "ES256")
 CACHE_TTL_SECONDS = 30.0
 # A retired key stays in the JWKS this long: longer than any token it may have signed.
 OVERLAP = timedelta(days=1)
 
-_parsed: dict[str, Key] = {}
-_active: dict[tuple[int, str], tuple[float, str]] = {}
-_lock = threading.Lock()
 
 
 def _generate(alg: str) -> Key:
@@ -67,46 +63,45 @@ def rotate(realm: Realm) -> list[str]:
 
 
 def _load(row: SigningKey) -> Key:
-    key = _parsed.get(row.kid)
-    if key is None:
+    def parse() -> Key:
         data = dict(row.private_jwk)
         data["kid"] = row.kid
-        key = RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
-        with _lock:
-            _parsed[row.kid] = key
-    return key
+        return RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
+
+    # A kid names one immutable key: parsed once per process.
+    return cache.cached("parsed_key", row.kid, parse, ttl=24 * 3600)
 
 
 def signing_key(realm_id: int, alg: str) -> tuple[str, Key]:
     """The active key for ``alg`` in a realm, as ``(kid, key)``."""
-    now = time.monotonic()
-    hit = _active.get((realm_id, alg))
-    if hit and hit[0] > now and hit[1] in _parsed:
-        return hit[1], _parsed[hit[1]]
-    row = db.session.execute(
-        db.select(SigningKey)
-        .filter_by(realm_id=realm_id, alg=alg, retired_at=None)
-        .order_by(SigningKey.id.desc())
-    ).scalars().first()
-    if row is None:
+
+    def load() -> tuple[str, Key] | None:
+        row = db.session.execute(
+            db.select(SigningKey)
+            .filter_by(realm_id=realm_id, alg=alg, retired_at=None)
+            .order_by(SigningKey.id.desc())
+        ).scalars().first()
+        return (row.kid, _load(row)) if row is not None else None
+
+    found = cache.cached("active_key", (realm_id, alg), load, ttl=CACHE_TTL_SECONDS)
+    if found is None:
+        cache.invalidate("active_key", (realm_id, alg), broadcast=False)
         raise LookupError(f"no active {alg} key for realm {realm_id}")
-    key = _load(row)
-    with _lock:
-        _active[(realm_id, alg)] = (now + CACHE_TTL_SECONDS, row.kid)
-    return row.kid, key
+    return found
 
 
 def public_keys(realm_id: int) -> list[tuple[str, str, Key]]:
     """Every published key of a realm: active ones and retired ones still in overlap."""
+
+    def load() -> list[tuple[str, str, Key, object]]:
+        rows = db.session.execute(
+            db.select(SigningKey).filter_by(realm_id=realm_id).order_by(SigningKey.id)
+        ).scalars()
+        return [(row.kid, row.alg, _load(row), row.unpublish_after) for row in rows]
+
     now = utcnow()
-    rows = db.session.execute(
-        db.select(SigningKey).filter_by(realm_id=realm_id).order_by(SigningKey.id)
-    ).scalars()
-    return [
-        (row.kid, row.alg, _load(row))
-        for row in rows
-        if row.unpublish_after is None or row.unpublish_after > now
-    ]
+    rows = cache.cached("public_keys", realm_id, load, ttl=CACHE_TTL_SECONDS)
+    return [(kid, alg, key) for kid, alg, key, until in rows if until is None or until > now]
 
 
 def jwks(realm_id: int) -> dict[str, Any]:
@@ -118,13 +113,12 @@ def jwks(realm_id: int) -> dict[str, Any]:
     return {"keys": keys}
 
 
-def find_public_key(realm_id: int, kid: str | None) -> Key | None:
-    for key_kid, _alg, key in public_keys(realm_id):
-        if kid is None or key_kid == kid:
-            return key
-    return None
+def key_set(realm_id: int) -> KeySet:
+    """The realm's published public keys as a joserfc KeySet (for verification)."""
+    return KeySet([key for _kid, _alg, key in public_keys(realm_id)])
 
 
 def clear_cache() -> None:
-    with _lock:
-        _active.clear()
+    cache.invalidate("verifier")
+    cache.invalidate("active_key")
+    cache.invalidate("public_keys")

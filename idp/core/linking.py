@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit
-from ..core.models import Customer, FederatedIdentity
-from ..extensions import db
-from .base import NormalisedProfile
+from . import audit
+from .db import db
+from .models import Customer, FederatedIdentity
+from .providers.base import NormalisedProfile
 
 #: How long a provider's answer may wait for the customer to prove their identifier.
 LINK_MAX_AGE = 15 * 60

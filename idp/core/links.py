@@ -1,57 +1,61 @@
-"""Action links (verify email, reset password, change email) and the mails that carry them.
+"""Action links (verify email, reset password, change email): issue, look up, consume.
 
 An action token is single use, bound to one customer and to the address it was mailed
-to, lives ``action_token_lifetime`` seconds (realm setting, 300 by default), and is
-superseded by the next one of the same kind. Only its SHA-256 is stored: the link itself
-is the secret, so a database dump opens nothing.
+to, lives ``action_token_lifetime`` seconds, and is superseded by the next one of the same
+kind. Only its SHA-256 is stored: the link itself is the secret, so a database dump opens
+nothing. Sending the mail is the web layer's job (templates, locale).
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import secrets
-import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from flask import current_app, render_template, url_for
-from flask_babel import force_locale, get_locale
-from flask_babel import gettext as _
-from flask_mail import Message
+from sqlalchemy import update
 
-from .core.models import ActionToken, Customer, Realm, utcnow
-from .extensions import db, mail
-from .realms import settings_of
-
-log = logging.getLogger(__name__)
+from .db import db
+from .models import ActionToken, Customer, utcnow
+from .settings import RealmSettings
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"
 CHANGE_EMAIL = "change_email"
+#: Kinds whose dead link may be renewed by anyone holding it — always to the customer's
+#: *current* address. A change-email link is never renewed from the link itself.
+RENEWABLE = (VERIFY_EMAIL, RESET_PASSWORD)
 
 
-def _digest(raw: str) -> str:
+def digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue(customer: Customer, kind: str, email: str) -> str:
+def issue(customer: Customer, kind: str, email: str, settings: RealmSettings) -> str:
     """A new link secret for ``kind``; every earlier live one of that kind is superseded."""
     now = utcnow()
-    live = db.session.execute(
-        db.select(ActionToken).filter_by(customer_id=customer.id, kind=kind, used_at=None,
-                                         superseded_at=None)
-    ).scalars()
-    for row in live:
-        row.superseded_at = now
+    supersede(customer.id, kind)
     raw = secrets.token_urlsafe(32)
-    lifetime = int(settings_of(customer.realm)["action_token_lifetime"])
-    db.session.add(ActionToken(id=_digest(raw), customer_id=customer.id, kind=kind,
+    db.session.add(ActionToken(id=digest(raw), customer_id=customer.id, kind=kind,
                                email=email, created_at=now,
-                               expires_at=now + timedelta(seconds=lifetime)))
+                               expires_at=now + timedelta(seconds=settings.action_token_lifetime)))
     return raw
+
+
+def supersede(customer_id: int, *kinds: str) -> None:
+    """Kill every live link of ``kinds`` (all kinds when none given)."""
+    criteria = [ActionToken.customer_id == customer_id, ActionToken.used_at.is_(None),
+                ActionToken.superseded_at.is_(None)]
+    if kinds:
+        criteria.append(ActionToken.kind.in_(kinds))
+    db.session.execute(update(ActionToken).where(*criteria).values(superseded_at=utcnow())
+                       .execution_options(synchronize_session=False))
+
+
+def drop(raw: str) -> None:
+    """Forget a link that was never delivered (the mail could not be sent)."""
+    db.session.execute(db.delete(ActionToken).filter_by(id=digest(raw)))
 
 
 @dataclass
@@ -63,12 +67,12 @@ class Lookup:
     customer: Customer | None = None
 
 
-def lookup(raw: str, realm: Realm) -> Lookup:
-    row = db.session.get(ActionToken, _digest(raw)) if raw and len(raw) < 100 else None
+def lookup(raw: str, realm_id: int) -> Lookup:
+    row = db.session.get(ActionToken, digest(raw)) if raw and len(raw) < 100 else None
     if row is None:
         return Lookup("unknown")
     customer = db.session.get(Customer, row.customer_id)
-    if customer is None or customer.realm_id != realm.id:
+    if customer is None or customer.realm_id != realm_id:
         return Lookup("unknown")
     if row.used_at is not None:
         return Lookup("used", row, customer)
@@ -82,8 +86,13 @@ def lookup(raw: str, realm: Realm) -> Lookup:
     return Lookup("ok", row, customer)
 
 
-def consume(token: ActionToken) -> None:
-    token.used_at = utcnow()
+def consume(token: ActionToken) -> bool:
+    """Use the link, once: ``False`` when a concurrent request used it first."""
+    done = db.session.execute(
+        update(ActionToken).where(ActionToken.id == token.id, ActionToken.used_at.is_(None))
+        .values(used_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount
+    return done == 1
 
 
 def last_sent(customer: Customer, kind: str) -> datetime | None:
@@ -93,62 +102,24 @@ def last_sent(customer: Customer, kind: str) -> datetime | None:
     ).scalar()
 
 
-def cooldown_left(customer: Customer, kind: str) -> int:
+def cooldown_left(customer: Customer, kind: str, settings: RealmSettings) -> int:
     """Seconds before another mail of ``kind`` may be sent (realm ``resend_cooldown``)."""
     sent = last_sent(customer, kind)
     if sent is None:
         return 0
-    wait = int(settings_of(customer.realm)["resend_cooldown"])
-    left = (sent + timedelta(seconds=wait) - utcnow()).total_seconds()
+    left = (sent + timedelta(seconds=settings.resend_cooldown) - utcnow()).total_seconds()
     return max(0, math.ceil(left))
 
 
-def sender_for(realm: Realm) -> str:
-    return settings_of(realm).get("mail_sender") or current_app.config["MAIL_DEFAULT_SENDER"]
+def pending_change(customer: Customer) -> str | None:
+    """The address a live change-email link would set, if any."""
+    row = db.session.execute(
+        db.select(ActionToken).filter_by(customer_id=customer.id, kind=CHANGE_EMAIL,
+                                         used_at=None, superseded_at=None)
+        .where(ActionToken.expires_at > utcnow())
+    ).scalars().first()
+    return row.email if row else None
 
 
-def action_url(realm: Realm, raw: str) -> str:
-    path = url_for("journey.action", realm=realm.slug, token=raw)
-    return current_app.config["PUBLIC_URL"].rstrip("/") + path
-
-
-SUBJECTS = {
-    VERIFY_EMAIL: "Mon espace client - Vérification de votre adresse de messagerie",
-    CHANGE_EMAIL: "Mon espace client - Vérification de votre adresse de messagerie",
-    RESET_PASSWORD: "Mon espace client - Réinitialisation de votre mot de passe",
-    "password_changed": "Mon espace client - Votre mot de passe a été modifié",
-    "email_changed": "Mon espace client - Votre adresse de messagerie a été modifiée",
-}
-
-
-def send(realm: Realm, to: str, template: str, **context: Any) -> bool:
-    """Send one mail (text + HTML). False when the SMTP server cannot take it."""
-    context = {"realm": realm, **context}
-    locale = str(get_locale() or "fr")
-    with force_locale(locale):
-        msg = Message(
-            subject=_(SUBJECTS[template]),
-            sender=sender_for(realm),
-            recipients=[to],
-            body=render_template(f"mail/{template}.txt", **context),
-            html=render_template(f"mail/{template}.html", **context),
-        )
-    try:
-        mail.send(msg)
-    except (OSError, smtplib.SMTPException) as exc:
-        log.warning("mail %s not sent: %s", template, type(exc).__name__)
-        return False
-    return True
-
-
-def send_action(customer: Customer, kind: str, email: str) -> bool:
-    """Issue a link and mail it. On failure the link is dropped, so a retry is not held
-    back by the cooldown and no live link exists that nobody received."""
-    raw = issue(customer, kind, email)
-    lifetime = int(settings_of(customer.realm)["action_token_lifetime"])
-    minutes = max(1, math.ceil(lifetime / 60))
-    ok = send(customer.realm, email, kind, customer=customer, link=action_url(customer.realm, raw),
-              minutes=minutes)
-    if not ok:
-        db.session.execute(db.delete(ActionToken).filter_by(id=_digest(raw)))
-    return ok
+def lifetime_minutes(settings: RealmSettings) -> int:
+    return max(1, math.ceil(settings.action_token_lifetime / 60))

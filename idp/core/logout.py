@@ -1,7 +1,7 @@
 """Ending sessions: RP-initiated logout and back-channel logout (OIDC Back-Channel 1.0).
 
 Every client that received tokens in a session gets a signed ``logout+jwt`` POSTed to its
-``backchannel_logout_uri``; the session's refresh tokens are revoked.
+``backchannel_logout_uri``; the session's tokens are revoked.
 """
 
 from __future__ import annotations
@@ -9,27 +9,33 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
-from flask import g
+from sqlalchemy import update
 
-from .. import audit
-from ..clients import snapshot
-from ..core.models import Client, SessionClient, SsoSession, Token, utcnow
-from ..extensions import db
-from ..realms import issuer_of
-from . import tokens
-from .grants import revoke_where
+from . import audit, interaction, tokens
+from .clients import snapshot
+from .db import db
+from .models import Client, SessionClient, SsoSession, Token, utcnow
 
 log = logging.getLogger(__name__)
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backchannel")
 
 
-def logout_token(client_id: str, sid: str, sub: str) -> str:
+def revoke_where(*criteria: Any) -> int:
+    """Revoke every live token row matching ``criteria`` in one statement; how many."""
+    return db.session.execute(
+        update(Token).where(*criteria, Token.revoked_at.is_(None)).values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def logout_token(realm_id: int, issuer: str, client_id: str, sid: str, sub: str) -> str:
     now = int(time.time())
     claims = {
-        "iss": issuer_of(g.realm),
+        "iss": issuer,
         "aud": client_id,
         "iat": now,
         "exp": now + 120,
@@ -38,7 +44,7 @@ def logout_token(client_id: str, sid: str, sub: str) -> str:
         "sub": sub,
         "events": {BACKCHANNEL_EVENT: {}},
     }
-    return tokens.sign(g.realm.id, claims, "RS256", typ="logout+jwt")
+    return tokens.sign(realm_id, claims, "RS256", typ="logout+jwt")
 
 
 def _post(uri: str, token: str) -> bool:
@@ -52,7 +58,7 @@ def _post(uri: str, token: str) -> bool:
     return resp.ok
 
 
-def end_session(sso: SsoSession, reason: str, wait: bool = True) -> None:
+def end_session(sso: SsoSession, reason: str, issuer: str, wait: bool = True) -> None:
     """End ``sso``: revoke its tokens and notify its clients over the back channel."""
     if sso.ended_at is None:
         sso.ended_at = utcnow()
@@ -63,14 +69,12 @@ def end_session(sso: SsoSession, reason: str, wait: bool = True) -> None:
     ).scalars().all()
     jobs = []
     for row in client_rows:
-        info = snapshot(row)
-        uri = info.get("backchannel_logout_uri")
+        uri = snapshot(row).get("backchannel_logout_uri")
         if uri:
-            jobs.append((uri, logout_token(info.client_id, sso.id, sso.customer.sub)))
-    audit.record(
-        "logout", realm_id=sso.realm_id, customer_id=sso.customer_id, reason=reason,
-        clients=len(jobs),
-    )
+            jobs.append((uri, logout_token(sso.realm_id, issuer, row.client_id, sso.id,
+                                           sso.customer.sub)))
+    audit.record("logout", realm_id=sso.realm_id, customer_id=sso.customer_id, reason=reason,
+                 clients=len(jobs))
     db.session.commit()
     futures = [_pool.submit(_post, uri, token) for uri, token in jobs]
     if wait:
@@ -78,12 +82,15 @@ def end_session(sso: SsoSession, reason: str, wait: bool = True) -> None:
             future.result()
 
 
-def end_all_sessions(customer_id: int, reason: str) -> None:
-    """End every live session of a customer and revoke all their tokens (password reset)."""
+def end_all_sessions(customer_id: int, reason: str, issuer: str) -> int:
+    """End every live session and sign-in in progress of a customer and revoke all their
+    tokens (password reset, staff action, disable); returns how many sessions."""
     rows = db.session.execute(
         db.select(SsoSession).filter_by(customer_id=customer_id, ended_at=None)
     ).scalars().all()
     for row in rows:
-        end_session(row, reason)
+        end_session(row, reason, issuer)
     revoke_where(Token.customer_id == customer_id)
+    interaction.end_for_customer(customer_id)
     db.session.commit()
+    return len(rows)

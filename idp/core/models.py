@@ -129,6 +129,9 @@ class Customer(db.Model):
     temporary_failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_permanently: Mapped[bool] = mapped_column(Boolean, default=False)
     activated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Bumped whenever a credential is set or reset: sign-in states bound to an older
+    # version are dead (a stolen half-finished sign-in cannot outlive a reset).
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -325,3 +328,55 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Interaction(db.Model):
+    """A sign-in in progress (what oidc-provider calls an Interaction), kept server-side.
+
+    The browser holds only the random ``id``; the row lives about 15 minutes and is
+    completed once. ``data`` is the typed :class:`idp.core.interaction.Interaction` as JSON.
+    """
+
+    __tablename__ = "interaction"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), nullable=True, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class UsedAssertion(db.Model):
+    """A client assertion ``jti`` already seen (RFC 7523 replay protection), kept until the
+    assertion's own ``exp`` so every worker and instance refuses a replay."""
+
+    __tablename__ = "used_assertion"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class OutboxMail(db.Model):
+    """A mail to send, written in the same transaction as what caused it.
+
+    A worker (``idp mail worker``) or the request itself delivers it, with retries and
+    backoff. Once sent, ``context`` (which may hold a link secret) is emptied.
+    """
+
+    __tablename__ = "outbox_mail"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int | None] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"),
+                                                 nullable=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), nullable=True, index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16), default="fr")
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

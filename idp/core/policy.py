@@ -1,62 +1,54 @@
 """The realm password policy: each unmet rule is named, so the form can say which.
 
 Rules follow Keycloak's names (length, upperCase, digits, specialChars, notUsername,
-notEmail); the defaults come from ``realms.DEFAULT_SETTINGS["password_policy"]``.
+notEmail). The core returns rule codes; the web layer words them in the customer's
+language.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
-
-
-def rules_text(policy: dict[str, Any]) -> list[str]:
-    """The rules as shown above the form ("Au moins 8 caractères", ...)."""
-    rules = [ngettext("Au moins %(num)d caractère", "Au moins %(num)d caractères",
-                      policy["min_length"])]
-    if policy.get("uppercase"):
-        rules.append(ngettext("Au moins %(num)d majuscule", "Au moins %(num)d majuscules",
-                              policy["uppercase"]))
-    if policy.get("digits"):
-        rules.append(ngettext("Au moins %(num)d chiffre", "Au moins %(num)d chiffres",
-                              policy["digits"]))
-    if policy.get("special"):
-        rules.append(ngettext("Au moins %(num)d caractère spécial",
-                              "Au moins %(num)d caractères spéciaux", policy["special"]))
-    return rules
+from .credentials import verify_temporary_code
+from .models import Customer
+from .settings import PasswordPolicy
 
 
-def violations(
-    password: str,
-    policy: dict[str, Any],
-    *,
-    identifier: str | None = None,
-    email: str | None = None,
-) -> list[str]:
-    """Every rule ``password`` breaks, as a sentence (empty list: acceptable)."""
-    problems: list[str] = []
-    if len(password) < policy["min_length"]:
-        problems.append(ngettext("Le mot de passe doit contenir au moins %(num)d caractère.",
-                                 "Le mot de passe doit contenir au moins %(num)d caractères.",
-                                 policy["min_length"]))
-    if sum(c.isupper() for c in password) < policy.get("uppercase", 0):
-        problems.append(ngettext("Le mot de passe doit contenir au moins %(num)d majuscule.",
-                                 "Le mot de passe doit contenir au moins %(num)d majuscules.",
-                                 policy["uppercase"]))
-    if sum(c.isdigit() for c in password) < policy.get("digits", 0):
-        problems.append(ngettext("Le mot de passe doit contenir au moins %(num)d chiffre.",
-                                 "Le mot de passe doit contenir au moins %(num)d chiffres.",
-                                 policy["digits"]))
-    if sum(not c.isalnum() and not c.isspace() for c in password) < policy.get("special", 0):
-        problems.append(ngettext(
-            "Le mot de passe doit contenir au moins %(num)d caractère spécial.",
-            "Le mot de passe doit contenir au moins %(num)d caractères spéciaux.",
-            policy["special"]))
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: ``code`` (min_length, uppercase, digits, special, identifier,
+    email, temporary_code) and the number the rule asks for, when it has one."""
+
+    code: str
+    num: int = 0
+
+
+def violations(password: str, policy: PasswordPolicy, *, identifier: str | None = None,
+               email: str | None = None) -> list[Violation]:
+    """Every rule ``password`` breaks (empty list: acceptable)."""
+    problems: list[Violation] = []
+    if len(password) < policy.min_length:
+        problems.append(Violation("min_length", policy.min_length))
+    if sum(c.isupper() for c in password) < policy.uppercase:
+        problems.append(Violation("uppercase", policy.uppercase))
+    if sum(c.isdigit() for c in password) < policy.digits:
+        problems.append(Violation("digits", policy.digits))
+    if sum(not c.isalnum() and not c.isspace() for c in password) < policy.special:
+        problems.append(Violation("special", policy.special))
     lowered = password.strip().lower()
-    if policy.get("not_identifier") and identifier and lowered == identifier.strip().lower():
-        problems.append(str(_l("Le mot de passe ne doit pas être votre identifiant.")))
-    if policy.get("not_email") and email and lowered == email.strip().lower():
-        problems.append(str(_l("Le mot de passe ne doit pas être votre adresse email.")))
+    if policy.not_identifier and identifier and lowered == identifier.strip().lower():
+        problems.append(Violation("identifier"))
+    if policy.not_email and email and lowered == email.strip().lower():
+        problems.append(Violation("email"))
+    return problems
+
+
+def new_password_problems(code_key: bytes, password: str, customer: Customer,
+                          policy: PasswordPolicy, email: str | None = None) -> list[Violation]:
+    """The policy's verdict plus "not the temporary code" for the customer's new password."""
+    problems = violations(password, policy, identifier=customer.identifier,
+                          email=email or customer.email)
+    if customer.temporary_code_hash and verify_temporary_code(
+            code_key, customer.temporary_code_hash, password):
+        problems.append(Violation("temporary_code"))
     return problems

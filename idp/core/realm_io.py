@@ -1,4 +1,4 @@
-"""Realm JSON import/export (DESIGN §3): idempotent, updates in place.
+"""Realm JSON import/export (docs/admin.md): idempotent, updates in place, validated first.
 
 Client fields use RFC 7591 names. A given ``client_secret`` is kept (stored hashed);
 a confidential client without one gets a generated secret, reported once.
@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clients import AUTH_METHODS, CLIENT_DEFAULTS, forget_client, hash_secret, new_secret
-from .core.models import Client, IdentityProvider, Realm
-from .extensions import db
-from .oidc import keys
+from . import keys
+from .clients import (
+    AUTH_METHODS,
+    CLIENT_DEFAULTS,
+    forget_client,
+    hash_secret,
+    new_secret,
+    snapshot,
+)
+from .db import db
+from .models import Client, IdentityProvider, Realm
+from .providers import PROVIDERS, get_adapter
 from .realms import forget_realm
+from .settings import RealmSettings, SettingsError
 
 REALM_FIELDS = ("realm", "display_name", "clients", "identity_providers", "enabled")
-PROVIDER_ALIASES = ("google", "linkedin", "facebook", "x")
+PROVIDER_ALIASES = tuple(PROVIDERS)
 PROVIDER_OVERRIDES = (
     "issuer", "discovery_url", "authorization_url", "token_url", "userinfo_url", "jwks_url",
     "graph_version", "scope", "email_capability",
@@ -39,7 +48,8 @@ def validate_client_meta(meta: dict[str, Any]) -> None:
             raise RealmImportError(f"{field} must be a list of strings")
 
 
-def upsert_client(realm: Realm, data: dict[str, Any]) -> tuple[Client, str | None]:
+def upsert_client(secret_key: bytes, realm: Realm, data: dict[str, Any]
+                  ) -> tuple[Client, str | None]:
     """Create or update a client; returns it and a newly generated secret (else None)."""
     client_id = data.get("client_id")
     if not client_id or not isinstance(client_id, str):
@@ -59,21 +69,30 @@ def upsert_client(realm: Realm, data: dict[str, Any]) -> tuple[Client, str | Non
     if public:
         row.secret_hash = None
     elif data.get("client_secret"):
-        wanted = hash_secret(data["client_secret"])
+        wanted = hash_secret(secret_key, data["client_secret"])
         if row.secret_hash != wanted:
             row.secret_hash = wanted
     elif row.secret_hash is None and meta.get("token_endpoint_auth_method") != "private_key_jwt":
         created_secret = new_secret()
-        row.secret_hash = hash_secret(created_secret)
+        row.secret_hash = hash_secret(secret_key, created_secret)
     forget_client(realm.id, client_id)
     return row, created_secret
 
 
-def import_realm(data: dict[str, Any]) -> tuple[Realm, dict[str, str]]:
-    """Create or update a realm from its JSON; returns it and any generated client secrets."""
+def import_realm(secret_key: bytes, data: dict[str, Any]) -> tuple[Realm, dict[str, str]]:
+    """Create or update a realm from its JSON; returns it and any generated client secrets.
+
+    Every realm-level key other than the structural ones is a setting checked against
+    :class:`RealmSettings`: a typo (``resend_coldown``) is refused, nothing is written.
+    """
     slug = data.get("realm")
     if not slug or not isinstance(slug, str):
         raise RealmImportError("missing 'realm' (slug)")
+    try:
+        RealmSettings.parse({k: v for k, v in data.items() if k not in REALM_FIELDS},
+                            where="realm")
+    except SettingsError as exc:
+        raise RealmImportError(str(exc)) from None
     realm = db.session.execute(db.select(Realm).filter_by(slug=slug)).scalar_one_or_none()
     if realm is None:
         realm = Realm(slug=slug, display_name=data.get("display_name") or slug, settings={})
@@ -89,7 +108,7 @@ def import_realm(data: dict[str, Any]) -> tuple[Realm, dict[str, str]]:
     keys.ensure_keys(realm)
     secrets: dict[str, str] = {}
     for client_data in data.get("clients", []):
-        _row, secret = upsert_client(realm, client_data)
+        _row, secret = upsert_client(secret_key, realm, client_data)
         if secret:
             secrets[client_data["client_id"]] = secret
     for provider in data.get("identity_providers", []):
@@ -125,8 +144,6 @@ def upsert_provider(realm: Realm, data: dict[str, Any]) -> IdentityProvider:
 
 def validate_provider(alias: str, data: dict[str, Any]) -> None:
     """Build the adapter once so a bad entry is refused at import, not at sign-in."""
-    from .federation import get_adapter
-
     unknown = sorted(set(data) - {"alias", "client_id", "client_secret", "enabled",
                                   "request_email", *PROVIDER_OVERRIDES})
     if unknown:
@@ -140,8 +157,6 @@ def validate_provider(alias: str, data: dict[str, Any]) -> None:
 
 def export_realm(realm: Realm) -> dict[str, Any]:
     """The realm as JSON. Client secrets are never exported (only their hash is stored)."""
-    from .clients import snapshot
-
     clients = db.session.execute(
         db.select(Client).filter_by(realm_id=realm.id).order_by(Client.client_id)
     ).scalars()

@@ -1,8 +1,8 @@
-"""The SSO session: which customer this browser signed in as, and since when.
+"""The SSO session: which customer a browser signed in as, and since when.
 
-The browser holds only the session id (``sid``) in the signed ``idp_session`` cookie;
-the row is the truth, so ending a session anywhere (logout, password reset, admin)
-takes effect at once.
+The browser holds only the session id (``sid``, in the web layer's signed cookie); the
+row is the truth, so ending a session anywhere (logout, password reset, staff) takes
+effect at once on every instance.
 """
 
 from __future__ import annotations
@@ -10,47 +10,44 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import g, request, session
-
 from . import audit
-from .core.models import Customer, SsoSession, utcnow
-from .extensions import db
+from .db import db
+from .models import Customer, SsoSession, utcnow
+from .settings import RealmSettings
 
 
-def current_sso() -> SsoSession | None:
-    """The live SSO session of this browser in the current realm, if any."""
-    if "sso" in g:
-        return g.sso
-    sso = None
-    sid = session.get("sid")
-    if sid:
-        row = db.session.get(SsoSession, sid)
-        if row is not None and _alive(row):
-            sso = row
-    g.sso = sso
-    return sso
-
-
-def _alive(row: SsoSession) -> bool:
-    if row.ended_at is not None or row.realm_id != g.realm.id:
+def alive(row: SsoSession, realm_id: int, settings: RealmSettings) -> bool:
+    """Not ended, in this realm, customer enabled, within idle and absolute lifetimes."""
+    if row.ended_at is not None or row.realm_id != realm_id:
         return False
-    if not row.customer.enabled:
+    if not row.customer.enabled or row.customer.locked_permanently:
         return False
-    settings = g.realm_settings
     now = utcnow()
-    if now - row.last_seen > timedelta(seconds=settings["sso_session_idle"]):
+    if now - row.last_seen > timedelta(seconds=settings.sso_session_idle):
         return False
-    return now - row.created_at <= timedelta(seconds=settings["sso_session_max"])
+    return now - row.created_at <= timedelta(seconds=settings.sso_session_max)
 
 
-def start_sso(customer: Customer, amr: list[str], idp: str | None = None) -> SsoSession:
-    """Sign the browser in: a new ``sid`` and a fresh cookie (no session fixation)."""
-    keep = {k: session[k] for k in ("locale",) if k in session}
-    old = session.get("sid")
-    session.clear()
-    session.update(keep)
-    if old:
-        previous = db.session.get(SsoSession, old)
+def find_alive(sid: str | None, realm_id: int, settings: RealmSettings) -> SsoSession | None:
+    if not sid:
+        return None
+    row = db.session.get(SsoSession, sid)
+    return row if row is not None and alive(row, realm_id, settings) else None
+
+
+def live_sessions(customer: Customer, settings: RealmSettings) -> list[SsoSession]:
+    rows = db.session.execute(
+        db.select(SsoSession).filter_by(customer_id=customer.id, ended_at=None)
+        .order_by(SsoSession.created_at.desc())
+    ).scalars()
+    return [r for r in rows if alive(r, customer.realm_id, settings)]
+
+
+def start(customer: Customer, amr: list[str], idp: str | None, *, user_agent: str,
+          ip: str | None, replaces: str | None = None, acr: str = "1") -> SsoSession:
+    """A new session row (the caller sets the new cookie: no session fixation)."""
+    if replaces:
+        previous = db.session.get(SsoSession, replaces)
         if previous is not None and previous.ended_at is None:
             previous.ended_at = utcnow()
     row = SsoSession(
@@ -58,19 +55,14 @@ def start_sso(customer: Customer, amr: list[str], idp: str | None = None) -> Sso
         customer_id=customer.id,
         auth_time=int(time.time()),
         amr=amr,
-        acr="1",
+        acr=acr,
         idp=idp,
-        user_agent=(request.user_agent.string or "")[:255],
-        ip=request.remote_addr,
+        user_agent=(user_agent or "")[:255],
+        ip=ip,
     )
     db.session.add(row)
     db.session.flush()
-    session["sid"] = row.id
-    session.permanent = False
-    g.sso = row
-    audit.record(
-        "login", realm_id=customer.realm_id, customer_id=customer.id, amr=amr, idp=idp
-    )
+    audit.record("login", realm_id=customer.realm_id, customer_id=customer.id, amr=amr, idp=idp)
     return row
 
 

@@ -6,15 +6,16 @@ Every value carries 256 random bits; every JWT has a random ``jti``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 import time
 from typing import Any
 
-from joserfc import jws, jwt
+from joserfc import jwt
 
-from . import keys
+from shared.token_verification import JWKSVerifier, KeySourceError, TokenError
+
+from . import cache, keys
 
 
 def opaque() -> str:
@@ -25,12 +26,6 @@ def opaque() -> str:
 def digest(value: str) -> str:
     """SHA-256 hex of a high-entropy value, for lookups without storing it."""
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def half_hash(value: str, alg: str) -> str:
-    """``at_hash`` / ``c_hash``: left half of the SHA-256 digest, base64url (OIDC §3.1.3.6)."""
-    raw = hashlib.sha256(value.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(raw[: len(raw) // 2]).rstrip(b"=").decode()
 
 
 def sign(realm_id: int, claims: dict[str, Any], alg: str = "RS256", typ: str = "JWT") -> str:
@@ -49,6 +44,7 @@ def access_token(
     scope: str,
     lifetime: int,
     extra: dict[str, Any] | None = None,
+    alg: str = "RS256",
 ) -> tuple[str, str, int]:
     """An RFC 9068 JWT access token; returns ``(token, jti, exp)``."""
     now = int(time.time())
@@ -64,7 +60,19 @@ def access_token(
         "jti": jti,
     }
     claims.update(extra or {})
-    return sign(realm_id, claims, "RS256", typ="at+jwt"), jti, now + lifetime
+    return sign(realm_id, claims, alg, typ="at+jwt"), jti, now + lifetime
+
+
+def verifier(realm_id: int) -> JWKSVerifier:
+    """The realm's own tokens are checked by the same verifier relying parties use, fed
+    from the key store instead of HTTP (one JWT verification code path)."""
+
+    def build() -> JWKSVerifier:
+        return JWKSVerifier("", key_source=lambda: keys.key_set(realm_id),
+                            algorithms=keys.SUPPORTED_ALGS, min_refetch_interval=0.0,
+                            cache_ttl=keys.CACHE_TTL_SECONDS)
+
+    return cache.cached("verifier", realm_id, build, ttl=3600)
 
 
 def decode_own(realm_id: int, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -73,12 +81,6 @@ def decode_own(realm_id: int, token: str) -> tuple[dict[str, Any], dict[str, Any
     Only the signature is checked here; callers check the claims they rely on.
     """
     try:
-        compact = jws.extract_compact(token.encode())
-        header = compact.protected
-        key = keys.find_public_key(realm_id, header.get("kid"))
-        if key is None:
-            return None
-        decoded = jwt.decode(token, key, algorithms=list(keys.SUPPORTED_ALGS))
-    except Exception:
+        return verifier(realm_id).decode(token)
+    except (TokenError, KeySourceError):
         return None
-    return dict(header), dict(decoded.claims)

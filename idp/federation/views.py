@@ -1,10 +1,11 @@
 """Social sign-in views (blueprint ``broker``): start, callback, linking pages, Mon compte.
 
-Thin: the adapters speak to the providers, :mod:`idp.federation.linking` holds the rules,
-:mod:`idp.flow.machine` runs the sign-in. What survives the round trip to the provider
-(``state``, nonce, PKCE verifier) is kept in the signed session cookie under ``broker``:
-it is only ever useful to this browser, which is the one the provider sends back, and it is
-single use (popped before the callback is checked, so a replayed callback is ``bad_state``).
+Thin: the adapters (:mod:`idp.core.providers`) speak to the providers,
+:mod:`idp.core.linking` holds the rules, :mod:`idp.flow.machine` runs the sign-in. What
+survives the round trip to the provider (``state``, nonce, PKCE verifier) is kept in the
+signed session cookie under ``broker``: only useful to this browser, single use (popped
+before the callback is checked, so a replayed callback is ``bad_state``). An identity to
+link lives in the server-side sign-in state and dies with it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Flask,
     abort,
-    current_app,
     g,
     redirect,
     render_template,
@@ -25,17 +24,10 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import audit
-from ..core.models import Customer, IdentityProvider, SsoSession
-from ..extensions import db
-from ..flow import machine
-from ..flow.forms import LoginForm
-from ..flow.password import password_step
-from ..flow.steps import credential_limit
-from ..realms import realm_blueprint
-from ..sessions import current_sso
-from . import PROVIDERS, FederationError, get_adapter
-from .linking import (
+from ..core import audit, interaction
+from ..core.db import db
+from ..core.interaction import Interaction
+from ..core.linking import (
     LastWayIn,
     LinkRefused,
     PendingLink,
@@ -47,34 +39,22 @@ from .linking import (
     refuse,
     unlink,
 )
+from ..core.models import Customer, IdentityProvider, SsoSession
+from ..core.providers import PROVIDERS, FederationError, display_name, get_adapter
+from ..flow import machine
+from ..flow.password import password_step
+from ..web import notices
+from ..web.context import app_settings, realm_blueprint
+from ..web.forms import LoginForm
+from ..web.limits import credential_limit
+from ..web.session import current_interaction, current_sso
 
 bp = realm_blueprint("broker", __name__)
 
-#: Brand names on buttons and pages, in the seed's order.
-BRANDS: dict[str, str] = {"facebook": "Facebook", "linkedin": "LinkedIn", "google": "Google",
-                          "x": "Twitter / X"}
 #: HTTP status of each failure page.
 FAILURE_STATUS = {"cancelled": 200, "bad_state": 400, "provider_error": 502, "timeout": 504,
                   "invalid_response": 502}
 SESSION_KEY = "broker"
-_hooked = False
-NOTICE_KEY = "broker_notice"
-
-
-def init_app(app: Flask) -> None:
-    global _hooked
-    app.register_blueprint(bp)
-    if not _hooked:  # the machine's hook list is process-wide; apps are created per test
-        machine.on_complete(link_on_complete)
-        _hooked = True
-    app.jinja_env.globals.setdefault("social_brands", BRANDS)
-    try:
-        from ..account import views as account_views
-    except ImportError:  # pragma: no cover - the account feature is always there today
-        return
-    add_section = getattr(account_views, "add_section", None)
-    if add_section is not None and account_section not in getattr(account_views, "SECTIONS", []):
-        add_section(account_section)
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -93,17 +73,15 @@ def provider_row(alias: str) -> IdentityProvider:
 def adapter_for(row: IdentityProvider) -> Any:
     entry = {"alias": row.alias, "client_id": row.client_id,
              "client_secret": row.client_secret, "enabled": row.enabled, **(row.settings or {})}
-    return get_adapter(row.alias, entry, timeout=float(current_app.config.get(
-        "FEDERATION_TIMEOUT", 10.0)))
+    return get_adapter(row.alias, entry, timeout=app_settings().federation_timeout)
 
 
 def callback_url(alias: str) -> str:
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    return f"{base}/realms/{g.realm.slug}/broker/{alias}/endpoint"
+    return f"{app_settings().issuer(g.realm.slug)}/broker/{alias}/endpoint"
 
 
 def brand(alias: str) -> str:
-    return BRANDS.get(alias, alias)
+    return display_name(alias)
 
 
 def _begin(alias: str, purpose: str, customer_id: int | None = None) -> Any:
@@ -141,13 +119,21 @@ def _refused(alias: str, reason: str, status: int = 409) -> tuple[str, int]:
 
 
 def _pending_link(alias: str) -> PendingLink | None:
-    pending = PendingLink.from_dict(machine.remembered("link"))
+    ix = current_interaction()
+    pending = PendingLink.from_dict(ix.link) if ix is not None else None
     if pending is None or pending.provider != alias or pending.realm_id != g.realm.id:
         return None
     if pending.expired():
-        machine.forget("link")
+        _forget_link()
         return None
     return pending
+
+
+def _forget_link() -> None:
+    ix = current_interaction()
+    if ix is not None and ix.link is not None:
+        ix.link = None
+        interaction.save(ix)
 
 
 def _account_customer() -> Customer | None:
@@ -192,7 +178,9 @@ def endpoint(alias: str) -> Any:
         return machine.authenticated(customer, ["fed"], idp=alias)
 
     # Unknown identity: never create a customer, never link on an email match alone.
-    machine.remember("link", PendingLink.from_profile(g.realm.id, profile).as_dict())
+    ix = machine.ensure_interaction()
+    ix.link = PendingLink.from_profile(g.realm.id, profile).as_dict()
+    interaction.save(ix)
     audit.record("federated_identity_unknown", realm_id=g.realm.id, provider=alias)
     db.session.commit()
     return redirect(url_for("broker.link_page", alias=alias))
@@ -211,7 +199,7 @@ def link_page(alias: str) -> Any:
         try:
             check_linkable(customer, alias, pending.subject)
         except LinkRefused as exc:
-            machine.forget("link")
+            _forget_link()
             refuse(customer, g.realm.id, alias, exc.reason)
             db.session.commit()
             return _refused(alias, exc.reason)
@@ -223,7 +211,7 @@ def link_page(alias: str) -> Any:
         return response
     if request.method == "GET" and find_identity(g.realm.id, alias, pending.subject):
         # Linked meanwhile (another tab, another customer): say so, link nothing.
-        machine.forget("link")
+        _forget_link()
         refuse(None, g.realm.id, alias, "other_customer")
         db.session.commit()
         return _refused(alias, "other_customer")
@@ -236,14 +224,15 @@ def link_page(alias: str) -> Any:
 @bp.route("/broker/link/cancel", methods=["POST"])
 def link_cancel() -> Response:
     """"Ne pas associer": drop the provider's answer, back to the sign-in page."""
-    if machine.remembered("link") is not None:
-        machine.forget("link")
+    _forget_link()
+    db.session.commit()
     return redirect(url_for("flow.login"))
 
 
-def link_on_complete(customer: Customer, data: dict[str, Any], sso: SsoSession) -> None:
-    """Machine hook: once the customer is fully signed in, link the carried identity."""
-    pending = PendingLink.from_dict(data.get("link"))
+def link_on_complete(customer: Customer, ix: Interaction, sso: SsoSession) -> None:
+    """Completion hook: once the customer is fully signed in, link the identity carried
+    by *this* sign-in state (a pending link never outlives its sign-in)."""
+    pending = PendingLink.from_dict(ix.link)
     if pending is None or pending.realm_id != customer.realm_id:
         return
     if pending.expired():
@@ -254,15 +243,15 @@ def link_on_complete(customer: Customer, data: dict[str, Any], sso: SsoSession) 
                              how="sign_in")
     except LinkRefused as exc:
         refuse(customer, customer.realm_id, pending.provider, exc.reason)
-        session[NOTICE_KEY] = {"kind": "refused", "reason": exc.reason,
-                               "provider": pending.provider}
+        _notice({"kind": "refused", "reason": exc.reason, "provider": pending.provider})
         return
     # The customer proved both the identifier and the social account in this sign-in.
     if "fed" not in (sso.amr or []):
         sso.amr = [*list(sso.amr or []), "fed"]
     sso.idp = pending.provider
     if created:
-        session[NOTICE_KEY] = {"kind": "linked", "provider": pending.provider}
+        _notice({"kind": "linked", "provider": pending.provider})
+        _mail_linked(customer, pending.provider)
 
 
 # -- Mon compte ----------------------------------------------------------------------------
@@ -295,6 +284,20 @@ def account_section(customer: Customer) -> tuple[str, dict[str, Any]] | None:
     return "federation/_account_section.html", {"providers": providers}
 
 
+def _notice(notice: dict[str, Any]) -> None:
+    text = _notice_text(notice)
+    if text:
+        notices.push("error" if notice.get("kind") in ("refused", "last") else "ok", text)
+
+
+def _mail_linked(customer: Customer, alias: str) -> None:
+    """Tell the customer by mail: a linked account is a new way in."""
+    if customer.email and customer.email_verified:
+        from ..core.mails import notify
+
+        notify(g.realm, customer, customer.email, "account_linked", provider=brand(alias))
+
+
 def _notice_text(notice: dict[str, Any] | None) -> str | None:
     if not notice:
         return None
@@ -325,11 +328,9 @@ def account() -> Any:
     customer = _account_customer()
     if customer is None:
         return redirect(url_for("flow.login"))
-    notice = session.pop(NOTICE_KEY, None)
     return render_template(
         "federation/account.html", customer=customer, providers=_providers_view(customer),
-        notice=_notice_text(notice), notice_kind=(notice or {}).get("kind"),
-        has_account_home="account.home" in current_app.view_functions,
+        notice=notices.pop(),
     )
 
 
@@ -355,8 +356,10 @@ def _account_link_done(alias: str, profile: Any, kept: dict[str, Any]) -> Any:
         refuse(customer, g.realm.id, alias, exc.reason)
         db.session.commit()
         return _refused(alias, exc.reason)
+    if created:
+        _mail_linked(customer, alias)
     db.session.commit()
-    session[NOTICE_KEY] = {"kind": "linked" if created else "already", "provider": alias}
+    _notice({"kind": "linked" if created else "already", "provider": alias})
     return redirect(url_for("broker.account"))
 
 
@@ -369,9 +372,9 @@ def account_unlink(alias: str) -> Response:
         done = unlink(customer, alias)
     except LastWayIn:
         db.session.commit()
-        session[NOTICE_KEY] = {"kind": "last", "provider": alias}
+        _notice({"kind": "last", "provider": alias})
         return redirect(url_for("broker.account"))
     db.session.commit()
     if done:
-        session[NOTICE_KEY] = {"kind": "unlinked", "provider": alias}
+        _notice({"kind": "unlinked", "provider": alias})
     return redirect(url_for("broker.account"))

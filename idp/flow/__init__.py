@@ -1,1 +1,2 @@
-"""The sign-in state machine: authenticate, drain required actions, then go back."""
+"""The sign-in flow (web): the sign-in page, the state machine over the server-side
+sign-in state, the required-action pages of the première connexion, emailed links."""

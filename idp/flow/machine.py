@@ -1,94 +1,93 @@
-"""One state machine for every sign-in: password, première connexion, social.
+"""One state machine for every sign-in: password, première connexion, social, passkey.
 
-State lives in the signed session cookie: ``authz`` (the client request to resume),
-``pending`` (a customer authenticated but still owing required actions). Completing
-starts the SSO session (new ``sid``, new cookie) and resumes the client request.
+The state is the server-side :class:`~idp.core.interaction.Interaction` (the cookie holds
+its id). A proven credential binds it to the customer (:func:`authenticated`); each
+required action is a page (:data:`ACTION_PAGES`); :func:`complete` runs the completion
+hooks registered in ``create_app``, starts the SSO session and resumes the client's
+authorization request exactly once.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import g, redirect, session, url_for
+from flask import current_app, g, redirect, url_for
 from werkzeug.wrappers import Response
 
+from ..core import actions, interaction
+from ..core.db import db
+from ..core.interaction import Interaction
 from ..core.models import Customer, SsoSession
-from ..extensions import db
-from ..redirects import respond
-from ..sessions import start_sso
-from . import actions
+from ..web.redirects import respond
+from ..web.session import (
+    current_interaction,
+    forget_interaction,
+    sign_in,
+    start_interaction,
+)
 
-# Hooks run once the customer is fully signed in (e.g. linking a social identity); they
-# get the carried data and the new SSO session (they may add to its ``amr``).
-CompletionHook = Callable[[Customer, dict[str, Any], SsoSession], None]
-_on_complete: list[CompletionHook] = []
+#: The page performing each required action.
+ACTION_PAGES: dict[str, str] = {
+    actions.SET_EMAIL: "journey.set_email",
+    actions.VERIFY_EMAIL: "journey.verify_email",
+    actions.UPDATE_PASSWORD: "journey.update_password",
+}
+
+# A completion hook runs once the customer is fully signed in (e.g. linking a social
+# identity carried by the sign-in state); it may add to the new SSO session's ``amr``.
+CompletionHook = Callable[[Customer, Interaction, SsoSession], None]
+HOOKS_KEY = "idp.completion_hooks"
 
 
-def on_complete(hook: CompletionHook) -> None:
-    _on_complete.append(hook)
+def register_completion_hook(app: Any, hook: CompletionHook) -> None:
+    """Explicit, per app (called from ``create_app``): no process-wide list."""
+    app.extensions.setdefault(HOOKS_KEY, []).append(hook)
 
 
-def begin(authz_args: dict[str, str], login_hint: str | None = None) -> Response:
-    """Remember the client request and send the browser to the sign-in page."""
-    args = dict(authz_args)
-    args["_flow"] = secrets.token_urlsafe(12)
-    args.pop("csrf_token", None)
-    args.pop("consent", None)
-    session["authz"] = args
-    session.pop("pending", None)
-    session.pop("carry", None)
+def register_action_page(app: Any, action: str, endpoint: str) -> None:
+    app.extensions.setdefault("idp.action_pages", {})[action] = endpoint
+
+
+def _action_page(action: str) -> str | None:
+    extra = current_app.extensions.get("idp.action_pages", {})
+    return extra.get(action) or ACTION_PAGES.get(action)
+
+
+def begin(request_args: dict[str, str], login_hint: str | None = None) -> Response:
+    """Remember the client request server-side and send the browser to the sign-in page."""
+    args = {k: v for k, v in request_args.items() if k not in ("csrf_token", "consent")}
+    start_interaction(args, login_hint=login_hint)
+    db.session.commit()
     params = {"realm": g.realm.slug}
     if login_hint:
         params["login_hint"] = login_hint
     return redirect(url_for("flow.login", **params))
 
 
-def authenticated(
-    customer: Customer, amr: list[str], idp: str | None = None, **extra: Any
-) -> Response:
-    """A credential was proven: note who, then drain required actions."""
-    session["pending"] = {"customer": customer.id, "amr": amr, "idp": idp, **extra}
+def ensure_interaction() -> Interaction:
+    """The sign-in state of this browser, a new one (no client: Mon compte) if none."""
+    ix = current_interaction()
+    if ix is None:
+        ix = start_interaction(None)
+    return ix
+
+
+def authenticated(customer: Customer, amr: list[str], idp: str | None = None,
+                  used_temporary: bool = False) -> Response:
+    """A credential was proven: bind the sign-in state to the customer, then drain
+    required actions."""
+    ix = ensure_interaction()
+    interaction.authenticated(ix, customer, amr, idp, used_temporary)
+    db.session.commit()
     return next_step()
 
 
-def remember(key: str, value: Any) -> None:
-    """Keep ``value`` until the sign-in completes (e.g. a social identity to link);
-    completion hooks receive it in their data dict."""
-    carry = dict(session.get("carry") or {})
-    carry[key] = value
-    session["carry"] = carry
-
-
-def remembered(key: str) -> Any:
-    return (session.get("carry") or {}).get(key)
-
-
-def forget(key: str) -> None:
-    carry = dict(session.get("carry") or {})
-    carry.pop(key, None)
-    session["carry"] = carry
-
-
 def pending_customer() -> Customer | None:
-    pending = session.get("pending")
-    if not pending:
-        return None
-    customer = db.session.get(Customer, pending["customer"])
-    if customer is None or customer.realm_id != g.realm.id or not customer.enabled:
-        return None
-    return customer
-
-
-def pending_data() -> dict[str, Any]:
-    return dict(session.get("pending") or {})
-
-
-def update_pending(**values: Any) -> None:
-    pending = dict(session.get("pending") or {})
-    pending.update(values)
-    session["pending"] = pending
+    """The customer this browser's sign-in state authenticated (re-checked: lock,
+    disable, credential change)."""
+    ix = current_interaction()
+    return interaction.pending_customer(ix) if ix is not None else None
 
 
 def next_step() -> Response:
@@ -98,35 +97,42 @@ def next_step() -> Response:
         return redirect(url_for("flow.login", realm=g.realm.slug))
     action = actions.first_pending(list(customer.required_actions or []))
     if action is not None:
-        return redirect(url_for(action.endpoint, realm=g.realm.slug))
+        page = _action_page(action)
+        if page is not None:
+            return redirect(url_for(page, realm=g.realm.slug))
     return complete(customer)
 
 
 def complete(customer: Customer) -> Response:
-    pending = {**(session.get("carry") or {}), **pending_data()}
-    authz = session.get("authz")
-    sso = start_sso(customer, list(pending.get("amr") or ["pwd"]), pending.get("idp"))
-    for hook in _on_complete:
-        hook(customer, pending, sso)
+    ix = current_interaction()
+    assert ix is not None
+    sso = sign_in(customer, ix.amr or ["pwd"], ix.idp)
+    for hook in current_app.extensions.get(HOOKS_KEY, []):
+        hook(customer, ix, sso)
+    if not interaction.complete(ix, sso.id):
+        db.session.rollback()  # a concurrent request completed this sign-in first
+        return redirect(url_for("flow.login", realm=g.realm.slug))
     db.session.commit()
-    if authz:
-        session["fresh_login"] = authz.get("_flow")
-        return redirect(url_for("oidc.authorize", realm=g.realm.slug, **authz))
+    if ix.request:
+        return redirect(url_for("oidc.authorize", realm=g.realm.slug, _ix=ix.id))
     return redirect(url_for("account.home", realm=g.realm.slug))
 
 
 def has_client_request() -> bool:
-    return bool(session.get("authz"))
+    ix = current_interaction()
+    return bool(ix is not None and ix.request)
 
 
 def cancel() -> Response:
     """Abandon the flow: back to the client with ``access_denied`` when there is one."""
-    authz = session.pop("authz", None)
-    session.pop("pending", None)
-    if authz:
+    ix = current_interaction()
+    forget_interaction()
+    db.session.commit()
+    if ix is not None and ix.request:
+        req = ix.request
         params = {"error": "access_denied", "error_description": "Sign-in cancelled"}
-        if "state" in authz:
-            params["state"] = authz["state"]
-        mode = authz.get("response_mode", "query")
-        return respond(authz["redirect_uri"], mode if mode == "form_post" else "query", params)
+        if "state" in req:
+            params["state"] = req["state"]
+        mode = req.get("response_mode", "query")
+        return respond(req["redirect_uri"], mode if mode == "form_post" else "query", params)
     return redirect(url_for("flow.login", realm=g.realm.slug))

@@ -9,11 +9,12 @@ from flask import g, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from ..core.credentials import authenticate
 from ..core.models import Customer
-from ..credentials import authenticate
-from ..extensions import db
+from ..web import limits, texts
+from ..web.context import app_settings
+from ..web.forms import LoginForm
 from . import machine
-from .forms import LoginForm
 
 # A veto on a proven customer (e.g. "this social account belongs to someone else"):
 # a response to show instead of continuing, or None.
@@ -28,15 +29,17 @@ def password_step(form: LoginForm, veto: Veto | None = None) -> tuple[object | N
     Unknown, locked and wrong all get the same message.
     """
     if form.validate_on_submit():
-        attempt = authenticate(g.realm, form.login.data, form.password.data, g.realm_settings)
-        db.session.commit()
+        if limits.failures_exhausted():
+            form.password.data = ""
+            return None, texts.too_many_failures()
+        attempt = authenticate(app_settings(), g.realm, form.login.data, form.password.data)
         if attempt.customer is not None:
             refusal = veto(attempt.customer) if veto else None
             if refusal is not None:
                 return refusal, None
-            return machine.authenticated(
-                attempt.customer, ["pwd"], temporary=attempt.used_temporary
-            ), None
+            return machine.authenticated(attempt.customer, ["pwd"],
+                                         used_temporary=attempt.used_temporary), None
+        limits.count_failure(g.realm.id)
         form.password.data = ""
         return None, _("Identifiant ou mot de passe incorrect.")
     if request.method == "POST" and "csrf_token" in form.errors:

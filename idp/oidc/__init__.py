@@ -1,1 +1,19 @@
-"""The OpenID Provider: Authlib server wiring, grants, keys, claims and endpoints."""
+"""The OpenID Provider's protocol endpoints, one module each: discovery (and JWKS),
+authorize, token, userinfo, end_session, revocation, introspection; client
+authentication by assertion in client_auth; the Authlib server in server."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import authorize, discovery, end_session, introspection, revocation, token, userinfo
+from .blueprint import bp
+from .server import init_server
+
+__all__ = ["authorize", "discovery", "end_session", "init_app", "introspection",
+           "revocation", "token", "userinfo"]
+
+
+def init_app(app: Flask) -> None:
+    init_server(app)
+    app.register_blueprint(bp)

@@ -1,7 +1,9 @@
 """Authlib grants for the token endpoint: thin subclasses whose hooks call our storage.
 
-Codes are issued by ``authorize.py``; here they are redeemed. A reused code or refresh
-token revokes everything it produced (RFC 6749 §4.1.2, OAuth 2.0 Security BCP §4.14).
+Codes are issued by ``authorize.py``; here they are redeemed. Redemption and rotation are
+compare-and-swap ``UPDATE``s: of two simultaneous uses exactly one wins, the other is
+treated as reuse, which revokes everything the code or refresh token produced
+(RFC 6749 §4.1.2, OAuth 2.0 Security BCP §4.14).
 """
 
 from __future__ import annotations
@@ -10,26 +12,29 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import g
+from sqlalchemy import update
 
-from .. import audit
-from ..clients import AUTH_METHODS
+from ..core import audit, tokens
+from ..core.clients import AUTH_METHODS, CONFIDENTIAL_METHODS
+from ..core.db import db
+from ..core.logout import revoke_where
 from ..core.models import AuthorizationCode, Customer, Token, utcnow
-from ..extensions import db
-from . import tokens
-
-CONFIDENTIAL_METHODS = [m for m in AUTH_METHODS if m != "none"]
 
 
-def revoke_where(*criteria: Any) -> int:
-    """Revoke every live token row matching ``criteria``; returns how many."""
-    rows = db.session.execute(
-        db.select(Token).where(*criteria, Token.revoked_at.is_(None))
-    ).scalars().all()
-    now = utcnow()
-    for row in rows:
-        row.revoked_at = now
-    return len(rows)
+def _claim_code(row: AuthorizationCode) -> bool:
+    return db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
+def _rotate(row: Token) -> bool:
+    return db.session.execute(
+        update(Token)
+        .where(Token.id == row.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
+        .values(rotated_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount == 1
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
@@ -42,23 +47,18 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         row = db.session.execute(
             db.select(AuthorizationCode).filter_by(code_hash=tokens.digest(code))
         ).scalar_one_or_none()
-        if row is None or row.client_pk != client.pk:
+        if row is None or row.client_pk != client.pk or row.expires_at <= utcnow():
             return None
-        if row.used_at is not None:
+        if row.used_at is not None or not _claim_code(row):
             revoked = revoke_where(Token.code_id == row.id)
-            audit.record(
-                "code_reused", realm_id=client.realm_id, customer_id=row.customer_id,
-                client_id=client.client_id, revoked=revoked,
-            )
+            audit.record("code_reused", realm_id=client.realm_id, customer_id=row.customer_id,
+                         client_id=client.client_id, revoked=revoked)
             db.session.commit()
             return None
-        if row.expires_at <= utcnow():
-            return None
-        g.code_row = row
         return row
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        authorization_code.used_at = utcnow()
+        """Already marked used, atomically, when it was looked up."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> Customer | None:
         customer = db.session.get(Customer, authorization_code.customer_id)
@@ -79,28 +79,28 @@ class RefreshGrant(grants.RefreshTokenGrant):
         row = db.session.execute(
             db.select(Token).filter_by(refresh_hash=tokens.digest(refresh_token))
         ).scalar_one_or_none()
-        if row is None or row.revoked_at is not None:
-            return None
-        if row.rotated_at is not None:
-            revoked = revoke_where(Token.family_id == row.family_id)
-            audit.record(
-                "refresh_token_reused", realm_id=row.realm_id, customer_id=row.customer_id,
-                revoked=revoked,
-            )
-            db.session.commit()
+        if row is None or row.revoked_at is not None or row.realm_id != self.realm_id():
             return None
         if row.is_expired():
             return None
-        g.refresh_row = row
+        if row.rotated_at is not None or not _rotate(row):
+            revoked = revoke_where(Token.family_id == row.family_id)
+            audit.record("refresh_token_reused", realm_id=row.realm_id,
+                         customer_id=row.customer_id, revoked=revoked)
+            db.session.commit()
+            return None
         return row
+
+    def realm_id(self) -> int:
+        return self.request.client.realm_id if self.request.client else -1
 
     def authenticate_user(self, refresh_token: Token) -> Customer | None:
         customer = refresh_token.customer
         return customer if customer and customer.enabled else None
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        refresh_token.rotated_at = utcnow()
+        """Already rotated, atomically, when it was authenticated."""
 
 
 class ClientCredentials(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)

@@ -1,11 +1,15 @@
-"""Sign-in forms (Flask-WTF: CSRF on every form)."""
+"""The idp's forms (Flask-WTF: CSRF on every form), shared by the sign-in flow, the
+première connexion, the forgotten password and Mon compte."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from ..core.emails import check as check_email
+from .texts import email_problem
 
 
 class LoginForm(FlaskForm):
@@ -17,4 +21,57 @@ class LoginForm(FlaskForm):
     password = PasswordField(
         _l("Mot de passe"),
         validators=[DataRequired(_l("Veuillez saisir votre mot de passe.")), Length(max=1024)],
+    )
+
+
+
+def _email_check(_form: FlaskForm, field: StringField) -> None:
+    """email-validator's verdict: internationalised addresses pass, the reason is said."""
+    checked = check_email(field.data)
+    if checked.normalized is None:
+        raise ValidationError(email_problem(checked))
+    field.data = checked.normalized
+
+
+class EmailForm(FlaskForm):
+    email = StringField(
+        _l("Adresse email"),
+        validators=[DataRequired(_l("Veuillez saisir votre adresse email.")), _email_check],
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("Nouveau mot de passe"),
+        validators=[DataRequired(_l("Veuillez saisir un nouveau mot de passe.")),
+                    Length(max=1024)],
+    )
+    confirm = PasswordField(
+        _l("Confirmation du mot de passe"),
+        validators=[DataRequired(_l("Veuillez confirmer le mot de passe.")),
+                    EqualTo("password", _l("Les deux mots de passe ne sont pas identiques."))],
+    )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = PasswordField(
+        _l("Mot de passe actuel"),
+        validators=[DataRequired(_l("Veuillez saisir votre mot de passe actuel.")),
+                    Length(max=1024)],
+    )
+
+
+class ChangeEmailForm(EmailForm):
+    current_password = PasswordField(
+        _l("Mot de passe actuel"),
+        validators=[DataRequired(_l("Veuillez saisir votre mot de passe actuel.")),
+                    Length(max=1024)],
+    )
+
+
+class ForgotForm(FlaskForm):
+    login = StringField(
+        _l("Identifiant ou adresse email"),
+        validators=[DataRequired(_l("Veuillez saisir votre identifiant ou votre adresse email.")),
+                    Length(max=320)],
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Response, g, redirect, render_template
+from flask import Response, redirect, render_template
 
-from .realms import issuer_of
+from .context import issuer
 
 
 def with_params(uri: str, params: dict[str, str]) -> str:
@@ -18,7 +18,7 @@ def with_params(uri: str, params: dict[str, str]) -> str:
 
 def respond(redirect_uri: str, mode: str, params: dict[str, str]) -> Response:
     """The authorization response by query redirect or auto-submitted form_post."""
-    params = {**params, "iss": issuer_of(g.realm)}
+    params = {**params, "iss": issuer()}
     if mode == "form_post":
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect_uri))
         html = render_template("form_post.html", action=redirect_uri, params=params)

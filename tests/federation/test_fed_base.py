@@ -7,15 +7,15 @@ import logging
 
 import pytest
 
-from idp.federation import (
+from idp.core.providers import (
     PROVIDERS,
     FederationError,
     NormalisedProfile,
     get_adapter,
 )
-from idp.federation.base import as_bool, make_profile
-from idp.federation.facebook import normalise_graph_version
-from idp.federation.oidc_common import compute_at_hash
+from idp.core.providers.base import as_bool, make_profile
+from idp.core.providers.facebook import normalise_graph_version
+from idp.core.providers.oidc_common import compute_at_hash
 
 from .conftest import authorize, redirect_uri, settings_for
 
@@ -23,7 +23,7 @@ from .conftest import authorize, redirect_uri, settings_for
 def test_registry_has_the_four_providers_with_brand_names() -> None:
     assert {alias: cls.display_name for alias, cls in PROVIDERS.items()} == {
         "facebook": "Facebook", "linkedin": "LinkedIn", "google": "Google",
-        "x": "X (Twitter)"}
+        "x": "X"}
     assert all(cls.alias == alias for alias, cls in PROVIDERS.items())
 
 

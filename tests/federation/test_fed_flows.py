@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from idp.federation import FederationError, NormalisedProfile, get_adapter
+from idp.core.providers import FederationError, NormalisedProfile, get_adapter
 
 from .conftest import (
     ALIASES,

@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 
-from idp.federation import FederationError, get_adapter, oidc_common
+from idp.core.providers import FederationError, get_adapter, oidc_common
 
 from .conftest import authorize, redirect_uri, settings_for
 

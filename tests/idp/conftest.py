@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from idp import create_app
-from idp.clients import clear_cache
+from idp.core.cache import clear_all as clear_cache
 from idp.extensions import db
-from idp.oidc import keys
-from idp.realm_io import import_realm
+
+from tests.support.realms import import_realm
 
 REALM = "paris-ile-de-france"
 ISSUER = f"http://idp.test/realms/{REALM}"
@@ -40,11 +40,13 @@ def app(idp_config):
                         "grant_types": ["authorization_code", "refresh_token",
                                         "client_credentials"],
                         "backchannel_logout_uri": "https://rp.example/bcl",
+                        "first_party": True,
                     },
                     {
                         "client_id": "spa",
                         "redirect_uris": ["https://spa.example/cb"],
                         "token_endpoint_auth_method": "none",
+                        "first_party": True,
                     },
                     {
                         "client_id": "third",
@@ -59,6 +61,7 @@ def app(idp_config):
                         "redirect_uris": ["https://post.example/cb"],
                         "token_endpoint_auth_method": "client_secret_post",
                         "id_token_signed_response_alg": "ES256",
+                        "first_party": True,
                     },
                 ],
             }
@@ -69,7 +72,6 @@ def app(idp_config):
         db.drop_all()
         db.engine.dispose()
     clear_cache()
-    keys.clear_cache()
 
 
 @pytest.fixture

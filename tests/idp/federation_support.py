@@ -21,7 +21,7 @@ from joserfc.jwk import KeySet
 
 from idp.core.models import AuditEvent, Customer, FederatedIdentity
 from idp.extensions import db
-from idp.realm_io import import_realm
+from tests.support.realms import import_realm
 from tests.fakes.run import realm_identity_providers, running_fakes
 
 from .conftest import REALM, RP, RP_SECRET, make_customer
@@ -29,7 +29,7 @@ from .conftest import REALM, RP, RP_SECRET, make_customer
 PUBLIC = "http://localhost:5000"
 ISSUER = f"{PUBLIC}/realms/{REALM}"
 ALIASES = ("google", "linkedin", "facebook", "x")
-BRANDS = {"google": "Google", "linkedin": "LinkedIn", "facebook": "Facebook", "x": "Twitter / X"}
+BRANDS = {"google": "Google", "linkedin": "LinkedIn", "facebook": "Facebook", "x": "X"}
 PASSWORD = "Bonjour-2026!"
 
 

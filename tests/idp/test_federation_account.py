@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from idp.extensions import db
-from idp.realm_io import RealmImportError, import_realm
+from tests.support.realms import RealmImportError, import_realm
 from tests.fakes.run import identity_provider_settings
 
 from .conftest import REALM
@@ -78,7 +78,7 @@ def test_link_another_provider_from_account(web, linked, social_app):
     back = web.callback(location)
     assert back.status_code == 302 and back.headers["Location"].endswith(SOCIAL)
     page = web.get(SOCIAL)
-    assert "Votre compte Twitter / X est maintenant associé" in page.text
+    assert "Votre compte X est maintenant associé" in page.text
     with social_app.app_context():
         assert sorted(r.provider for r in links_of(linked)) == ["google", "x"]
         assert events("federated_identity_linked")[-1].detail == {"provider": "x",

@@ -10,8 +10,8 @@ import pytest
 
 from idp.core.models import Customer, FederatedIdentity
 from idp.extensions import db
-from idp.federation import linking
-from idp.realm_io import import_realm
+from idp.core import linking
+from tests.support.realms import import_realm
 from tests.fakes.run import identity_provider_settings
 
 from .conftest import REALM, RP
@@ -62,7 +62,7 @@ def test_login_page_shows_the_four_brands_in_seed_order(web):
                         r"([^<]+)</a>", page.text)
     assert [(a, label) for a, _h, label in labels] == [
         ("facebook", "Facebook"), ("linkedin", "LinkedIn"), ("google", "Google"),
-        ("x", "Twitter / X")]
+        ("x", "X")]
     for alias, href, _label in labels:
         assert href == f"/realms/{REALM}/broker/{alias}/login"
 
@@ -275,7 +275,7 @@ def test_provider_down_at_token_step_gives_timeout_page(web, social_app, fakes):
     web.authorize()
     resp = web.social("x")
     assert resp.status_code == 504
-    assert "Twitter / X ne répond pas" in resp.text
+    assert "X ne répond pas" in resp.text
     assert 'id="back-to-app"' in resp.text
     with social_app.app_context():
         failure = events("federation_failure")[-1]
@@ -409,7 +409,7 @@ def test_pages_in_english(web, marie):
     assert "Sign-in with Google cancelled" in resp.text and "Back to sign-in" in resp.text
     resp = web.get(web.at_provider(web.start("x")), **en)
     page = web.get(resp.headers["Location"], **en)
-    assert "Link your Twitter / X account to your customer space" in page.text
+    assert "Link your X account to your customer space" in page.text
     assert "First sign-in" in page.text
     login = web.get(f"/realms/{REALM}/login", **en)
     assert 'aria-label="Sign in with Facebook"' in login.text

@@ -8,7 +8,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from idp.extensions import db
-from idp.realm_io import import_realm
+from tests.support.realms import import_realm
 
 from .conftest import REALM, RP, RP_SECRET, csrf_from
 from .oidc_helpers import LOGOUT, TOKEN, basic, redeem, verify

@@ -7,7 +7,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from idp.extensions import db
-from idp.realm_io import import_realm
+from tests.support.realms import import_realm
 
 from .conftest import ISSUER, REALM
 from .oidc_helpers import TOKEN

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from idp import create_app
 from idp.extensions import db
-from idp.realm_io import import_realm
+from tests.support.realms import import_realm
 
 REALM = "paris-ile-de-france"
 SECRET = "interop-secret-" + "k" * 40

@@ -13,26 +13,44 @@ Linking the profile to a customer is *not* done here (see docs/federation.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from idp.federation.base import (
+from idp.core.providers.base import (
     REASONS,
     FederationError,
     NormalisedProfile,
     ProviderAdapter,
 )
-from idp.federation.facebook import FacebookAdapter
-from idp.federation.google import GoogleAdapter
-from idp.federation.linkedin import LinkedInAdapter
-from idp.federation.x import XAdapter
+from idp.core.providers.facebook import FacebookAdapter
+from idp.core.providers.google import GoogleAdapter
+from idp.core.providers.linkedin import LinkedInAdapter
+from idp.core.providers.x import XAdapter
 
-#: Alias → adapter class, in the order the sign-in page shows the buttons.
-PROVIDERS: dict[str, type[ProviderAdapter]] = {
-    "facebook": FacebookAdapter,
-    "linkedin": LinkedInAdapter,
-    "google": GoogleAdapter,
-    "x": XAdapter,
-}
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """One social provider as every layer sees it: realm import, buttons, pages, audit."""
+
+    alias: str
+    display_name: str
+    adapter: type[ProviderAdapter]
+
+
+#: The one provider registry, in the order the sign-in page shows the buttons.
+REGISTRY: tuple[ProviderInfo, ...] = (
+    ProviderInfo("facebook", "Facebook", FacebookAdapter),
+    ProviderInfo("linkedin", "LinkedIn", LinkedInAdapter),
+    ProviderInfo("google", "Google", GoogleAdapter),
+    ProviderInfo("x", "X", XAdapter),
+)
+#: Alias → adapter class.
+PROVIDERS: dict[str, type[ProviderAdapter]] = {p.alias: p.adapter for p in REGISTRY}
+DISPLAY_NAMES: dict[str, str] = {p.alias: p.display_name for p in REGISTRY}
+
+
+def display_name(alias: str) -> str:
+    return DISPLAY_NAMES.get(alias, alias)
 
 
 def get_adapter(alias: str, settings: Mapping[str, Any], timeout: float = 10.0) -> ProviderAdapter:
@@ -49,14 +67,18 @@ def get_adapter(alias: str, settings: Mapping[str, Any], timeout: float = 10.0) 
 
 
 __all__ = [
+    "DISPLAY_NAMES",
     "PROVIDERS",
     "REASONS",
+    "REGISTRY",
     "FacebookAdapter",
     "FederationError",
     "GoogleAdapter",
     "LinkedInAdapter",
     "NormalisedProfile",
     "ProviderAdapter",
+    "ProviderInfo",
     "XAdapter",
+    "display_name",
     "get_adapter",
 ]

@@ -20,7 +20,12 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from idp.federation.base import FederationError, NormalisedProfile, ProviderAdapter, make_profile
+from idp.core.providers.base import (
+    FederationError,
+    NormalisedProfile,
+    ProviderAdapter,
+    make_profile,
+)
 
 DEFAULT_GRAPH_VERSION = "v24.0"
 _VERSION_RE = re.compile(r"^v?(\d+)(?:\.(\d+))?$")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import ClassVar
 
-from idp.federation.oidc_common import OIDCAdapter
+from idp.core.providers.oidc_common import OIDCAdapter
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from idp.federation.oidc_common import OIDCAdapter
+from idp.core.providers.oidc_common import OIDCAdapter
 
 
 class LinkedInAdapter(OIDCAdapter):

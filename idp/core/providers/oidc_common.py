@@ -26,7 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
 
-from idp.federation.base import (
+from idp.core.providers.base import (
     FederationError,
     NormalisedProfile,
     ProviderAdapter,

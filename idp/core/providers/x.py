@@ -1,4 +1,4 @@
-"""X (Twitter): OAuth 2.0 authorization code with PKCE, then ``/2/users/me``.
+"""X: OAuth 2.0 authorization code with PKCE, then ``/2/users/me``.
 
 * PKCE S256 is **required** by X; the verifier is kept server-side by the caller;
 * the token call authenticates with **HTTP Basic** (confidential "Web App" client);
@@ -15,19 +15,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from idp.federation.base import (
+from idp.core.providers.base import (
     FederationError,
     NormalisedProfile,
     ProviderAdapter,
     clean_str,
     make_profile,
 )
-from idp.federation.oidc_common import pkce_pair
+from idp.core.providers.oidc_common import pkce_pair
 
 
 class XAdapter(ProviderAdapter):
     alias: ClassVar[str] = "x"
-    display_name: ClassVar[str] = "X (Twitter)"
+    display_name: ClassVar[str] = "X"
 
     def __init__(self, settings: Mapping[str, Any], timeout: float = 10.0) -> None:
         super().__init__(settings, timeout)

@@ -1,0 +1,201 @@
+"""Typed settings: the app's (one object, defaults and meaning in one place) and each
+realm's (a schema checked at ``idp realms import``: an unknown or mistyped key is refused).
+
+Both are plain frozen dataclasses so the core can take them as arguments and tests can
+build them directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from typing import Any, get_type_hints
+
+from argon2 import PasswordHasher
+
+
+class SettingsError(ValueError):
+    """A setting is unknown or has the wrong type; the message names it."""
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"doc": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """The idp's process settings, read from ``IDP_*`` environment variables.
+
+    Every Flask-level key (``SQLALCHEMY_DATABASE_URI``, ``MAIL_*``, ``RATELIMIT_*``) keeps
+    its Flask name; what the domain needs is here, typed, with its default and meaning.
+    """
+
+    public_url: str = _doc("Issuer base: {PUBLIC_URL}/realms/{realm}.",
+                           default="http://127.0.0.1:5100")
+    secret_key: str = _doc("Signs cookies; keys the client-secret and temporary-code hashes.",
+                           default="")
+    temporary_code_key: str = _doc(
+        "Pepper of temporary codes (default: derived from SECRET_KEY). Rotating it voids "
+        "unused codes.", default="")
+    argon2_time_cost: int = _doc("argon2id iterations (OWASP minimum: 2).", default=2)
+    argon2_memory_cost: int = _doc("argon2id memory in KiB (OWASP minimum: 19456).",
+                                   default=19456)
+    argon2_parallelism: int = _doc("argon2id lanes (OWASP minimum: 1).", default=1)
+    federation_timeout: float = _doc("Seconds before a social provider call gives up.",
+                                     default=10.0)
+    mail_default_sender: str = _doc(
+        "From: of every mail unless the realm sets mail_sender.",
+        default="Mon espace client <no-reply@monespaceclient.example>")
+    login_rate_limit: str = _doc("Per-address budget of credential-form requests.",
+                                 default="60/minute;600/hour")
+    failure_rate_limit: str = _doc(
+        "Per-address budget of FAILED credential attempts (IPv6 keyed on the /64).",
+        default="10/minute;50/hour")
+    production: bool = _doc("Refuse unsafe settings (random secret, http public URL).",
+                            default=False)
+    proxy_fix: bool = _doc("Trust X-Forwarded-* from one proxy in front (only behind one).",
+                           default=False)
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> AppSettings:
+        """Build from a Flask config (upper-case keys), converting env strings."""
+        values: dict[str, Any] = {}
+        hints = get_type_hints(cls)
+        for f in fields(cls):
+            key = f.name.upper()
+            if key in config and config[key] is not None:
+                values[f.name] = _coerce(key, config[key], hints[f.name])
+        return cls(**values)
+
+    @staticmethod
+    def documentation() -> list[tuple[str, str, str]]:
+        """(IDP_NAME, default, meaning) rows, for the README and ``idp settings``."""
+        return [(f"IDP_{f.name.upper()}", repr(f.default), f.metadata.get("doc", ""))
+                for f in fields(AppSettings)]
+
+    def issuer(self, slug: str) -> str:
+        return f"{self.public_url.rstrip('/')}/realms/{slug}"
+
+    @cached_property
+    def hasher(self) -> PasswordHasher:
+        return PasswordHasher(time_cost=self.argon2_time_cost,
+                              memory_cost=self.argon2_memory_cost,
+                              parallelism=self.argon2_parallelism)
+
+    @cached_property
+    def code_key(self) -> bytes:
+        """The key (pepper) of temporary codes; never stored in the database."""
+        key = self.temporary_code_key or self.secret_key
+        return hmac.new(str(key).encode(), b"idp-temporary-code", hashlib.sha256).digest()
+
+    @cached_property
+    def client_secret_key(self) -> bytes:
+        return self.secret_key.encode()
+
+
+def _coerce(key: str, value: Any, kind: Any) -> Any:
+    """An env string (or a Python value from a settings file) as the field's type."""
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off", ""):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if kind is int:
+            return int(value)
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key}: expected {getattr(kind, '__name__', kind)}, "
+                            f"got {value!r}") from None
+
+
+# --- realm settings ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 8
+    uppercase: int = 1
+    digits: int = 1
+    special: int = 1
+    not_identifier: bool = True
+    not_email: bool = True
+
+
+@dataclass(frozen=True)
+class BruteForce:
+    """Keycloak's model: growing waits after ``failure_factor`` failures; a temporary code
+    locks for good after ``temporary_code_max_failures``."""
+
+    failure_factor: int = 5
+    wait_increment_seconds: int = 60
+    max_wait_seconds: int = 900
+    failure_reset_seconds: int = 12 * 3600
+    temporary_code_max_failures: int = 10
+
+
+@dataclass(frozen=True)
+class RealmSettings:
+    """Per-realm settings (the ``settings`` object of a realm JSON file), all optional."""
+
+    action_token_lifetime: int = 300
+    resend_cooldown: int = 30
+    access_token_lifetime: int = 300
+    id_token_lifetime: int = 3600
+    refresh_token_lifetime: int = 30 * 24 * 3600
+    code_lifetime: int = 60
+    sso_session_idle: int = 30 * 60
+    sso_session_max: int = 10 * 3600
+    interaction_lifetime: int = 15 * 60
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    brute_force: BruteForce = field(default_factory=BruteForce)
+    mail_sender: str | None = None
+    agency_contact: str = ""
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | None, where: str = "settings") -> RealmSettings:
+        """Validate a settings mapping; raise SettingsError naming the bad key."""
+        return _parse_dataclass(cls, data or {}, where)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _parse_dataclass(cls: Any, data: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"{where}: expected an object")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(f"{where}: unknown setting {unknown[0]!r} "
+                            f"(known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        kind = hints[name]
+        path = f"{where}.{name}"
+        if dataclasses.is_dataclass(kind):
+            values[name] = _parse_dataclass(kind, value, path)
+        elif kind is bool:
+            if not isinstance(value, bool):
+                raise SettingsError(f"{path}: expected true or false, got {value!r}")
+            values[name] = value
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SettingsError(f"{path}: expected a non-negative integer, got {value!r}")
+            values[name] = value
+        else:  # str or str | None
+            if value is not None and not isinstance(value, str):
+                raise SettingsError(f"{path}: expected a string, got {value!r}")
+            if value is None and kind is str:
+                raise SettingsError(f"{path}: expected a string, got null")
+            values[name] = value
+    return cls(**values)

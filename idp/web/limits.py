@@ -1,0 +1,103 @@
+"""Rate limits of the credential forms, shared by every instance (Flask-Limiter's storage:
+memory in development, Redis in production).
+
+Two budgets per client address (an IPv6 address counts by its /64, as one subscriber):
+
+* requests to any credential form (``LOGIN_RATE_LIMIT``): a cap on hammering;
+* *failed* credential attempts (``FAILURE_RATE_LIMIT``, 10 a minute and 50 an hour by
+  default): what bounds online guessing of passwords and 6-digit codes, whichever
+  customers the guesses are spread over.
+
+A realm-wide spray detector counts failures across all addresses; past a threshold it
+records an audit event (once a minute) and halves the per-address failure budget.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from flask import current_app, g
+from limits import parse_many
+
+from ..core import audit
+from ..extensions import limiter
+from .context import client_ip
+
+log = logging.getLogger(__name__)
+SPRAY_THRESHOLD = "200/minute"
+
+
+def address_key(ip: str | None = None) -> str:
+    """The limit key of a client address: IPv4 as is, IPv6 by its /64."""
+    ip = ip or client_ip()
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if addr.version == 6:
+        return str(ipaddress.ip_network(f"{addr}/64", strict=False))
+    return str(addr)
+
+
+# One per-address request budget shared by every credential form.
+credential_limit = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"],
+                                        scope="credential-forms", methods=["POST"],
+                                        key_func=address_key)
+
+
+def _enabled() -> bool:
+    return bool(current_app.config.get("RATELIMIT_ENABLED", True))
+
+
+def _items(spraying: bool = False) -> list:
+    items = list(parse_many(current_app.config["FAILURE_RATE_LIMIT"]))
+    if spraying:
+        items = [type(i)(max(1, i.amount // 2), i.multiples) for i in items]
+    return items
+
+
+def _strategy():  # the storage-backed limiter (Redis or memory) behind Flask-Limiter
+    return limiter.limiter
+
+
+def failures_exhausted() -> bool:
+    """Has this address used up its budget of failed attempts? (checked before a check)"""
+    if not _enabled():
+        return False
+    key = address_key()
+    spraying = _spraying()
+    try:
+        return any(not _strategy().test(item, "failures", key) for item in _items(spraying))
+    except Exception:  # storage down: per-process fallback is Flask-Limiter's job
+        log.warning("failure budget storage unavailable")
+        return False
+
+
+def count_failure(realm_id: int) -> None:
+    """A credential attempt from this address failed: spend budget, feed the detector."""
+    if not _enabled():
+        return
+    key = address_key()
+    try:
+        for item in _items():
+            _strategy().hit(item, "failures", key)
+        spray = next(iter(parse_many(SPRAY_THRESHOLD)))
+        if not _strategy().hit(spray, "spray", str(realm_id)):
+            once = next(iter(parse_many("1/minute")))
+            if _strategy().hit(once, "spray-audit", str(realm_id)):
+                audit.record("password_spray_suspected", realm_id=realm_id,
+                             threshold=SPRAY_THRESHOLD)
+            g.spraying = True
+    except Exception:
+        log.warning("failure budget storage unavailable")
+
+
+def _spraying() -> bool:
+    if "realm" not in g:
+        return False
+    try:
+        spray = next(iter(parse_many(SPRAY_THRESHOLD)))
+        return not _strategy().test(spray, "spray", str(g.realm.id))
+    except Exception:
+        return False

@@ -1,0 +1,92 @@
+"""Mail delivery: render an outbox row's templates in its locale and hand it to SMTP.
+
+Used by requests that want to tell the customer at once whether a mail left (première
+connexion) and by ``idp mail worker`` for everything else and for retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_mail import Message
+
+from ..core import outbox
+from ..core.db import db
+from ..core.mails import SUBJECTS
+from ..core.models import OutboxMail, Realm
+from ..core.realms import settings_of
+from ..extensions import mail
+
+log = logging.getLogger(__name__)
+
+
+def _sender(row: OutboxMail) -> str:
+    realm = db.session.get(Realm, row.realm_id) if row.realm_id else None
+    configured = settings_of(realm).mail_sender if realm is not None else None
+    return configured or current_app.config["MAIL_DEFAULT_SENDER"]
+
+
+def send_row(row: OutboxMail) -> None:
+    """Render and send one mail; raises on any SMTP or network failure."""
+    context = dict(row.context or {})
+    with force_locale(row.locale or "fr"):
+        msg = Message(
+            subject=_(SUBJECTS[row.template]),
+            sender=_sender(row),
+            recipients=[row.recipient],
+            body=render_template(f"mail/{row.template}.txt", **context),
+            html=render_template(f"mail/{row.template}.html", **context),
+        )
+    mail.send(msg)
+
+
+def deliver_now(row: OutboxMail) -> bool:
+    """Commit, then try to send ``row`` within this request; on failure it stays queued
+    for the worker and the caller tells the customer."""
+    db.session.commit()
+    ok = outbox.deliver(row.id, send_row)
+    if not ok:
+        log.warning("mail %s queued for retry", row.template)
+    return ok
+
+
+def run_worker_once(limit: int = 50) -> tuple[int, int]:
+    return outbox.run_once(send_row, limit)
+
+
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
+
+
+def deliver_soon(row_id: int) -> None:
+    """Send after the response, off the request thread: the request's timing says nothing
+    of whether a mail was due (forgotten password). ``MAIL_DELIVER_INLINE`` (tests) sends
+    in the request instead; the worker retries anything that fails either way."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("MAIL_DELIVER_INLINE"):
+        outbox.deliver(row_id, send_row)
+        return
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                outbox.deliver(row_id, send_row)
+            finally:
+                db.session.remove()
+
+    _pool.submit(run)
+
+
+def deliver_queued(response: Any) -> Any:
+    """after_request: every mail this request queued (and committed) leaves now, off the
+    request thread; the worker retries failures."""
+    for row_id in outbox.take_queued():
+        try:
+            deliver_soon(row_id)
+        except Exception:  # never fail a response over a mail: the worker has it
+            log.warning("mail %s left to the worker", row_id)
+    return response
