@@ -249,3 +249,38 @@ def temp_root(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
     return path
+
+
+class preserved_logging:  # lower case: read as a function in a with statement
+    """Undo what an in-process ``db upgrade`` does to logging.
+
+    Alembic's ``env.py`` calls ``logging.config.fileConfig``, which disables every existing
+    logger and replaces the root handlers: later tests (caplog, our capture) would see
+    nothing, and a "no secret in the logs" check would pass only because nothing logged.
+    """
+
+    def __enter__(self) -> None:
+        import logging
+
+        self.root = logging.getLogger()
+        self.root_state = (list(self.root.handlers), self.root.level)
+        self.loggers = {
+            name: (lg.disabled, lg.level, list(lg.handlers), lg.propagate)
+            for name, lg in logging.root.manager.loggerDict.items()
+            if isinstance(lg, logging.Logger)
+        }
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+
+        self.root.handlers[:] = self.root_state[0]
+        self.root.setLevel(self.root_state[1])
+        for name, lg in logging.root.manager.loggerDict.items():
+            if not isinstance(lg, logging.Logger):
+                continue
+            if name in self.loggers:
+                lg.disabled, level, handlers, lg.propagate = self.loggers[name]
+                lg.setLevel(level)
+                lg.handlers[:] = handlers
+            else:
+                lg.disabled = False

@@ -25,6 +25,8 @@ import pytest
 
 from shared.logging_json import JsonFormatter
 
+from .services import preserved_logging
+
 REALM = "logs"
 REDIRECT_URI = "https://app.example/cb"
 PASSWORD = "Secret-Pass-" + secrets.token_urlsafe(8)
@@ -78,15 +80,11 @@ def idp_app(tmp_path: Path):  # type: ignore[no-untyped-def]
     for args in (["db", "upgrade"], ["realms", "import", str(realm)],
                  ["customers", "create", "--realm", REALM, "--identifier", "400001",
                   "--email", "logs@example.test", "--email-verified", "--password", PASSWORD]):
-        with warnings.catch_warnings():  # Alembic's env.py uses a deprecated helper
+        # Alembic's env.py uses a deprecated helper and reconfigures logging.
+        with warnings.catch_warnings(), preserved_logging():
             warnings.simplefilter("ignore", DeprecationWarning)
             result = runner.invoke(args=args)
         assert result.exit_code == 0, result.output
-    # Alembic's fileConfig disables every logger that existed: without this the test
-    # would find no secret in logs only because nothing was logged at all.
-    for logger in logging.root.manager.loggerDict.values():
-        if isinstance(logger, logging.Logger):
-            logger.disabled = False
     result = runner.invoke(args=["clients", "create", "--realm", REALM, "--client-id", "app",
                                  "--redirect-uri", REDIRECT_URI, "--grant-type",
                                  "authorization_code", "--grant-type", "refresh_token",

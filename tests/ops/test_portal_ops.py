@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from .services import PostgresCluster, wait_for
+from .services import PostgresCluster, preserved_logging, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,8 @@ def portal_app(postgres: PostgresCluster, request: pytest.FixtureRequest):  # ty
     app = create_app({"TESTING": True, "SECRET_KEY": "portal-ops",
                       "SQLALCHEMY_DATABASE_URI": url,
                       "OIDC_ISSUER": "http://127.0.0.1:9/realms/r"})
-    with warnings.catch_warnings():  # Alembic's env.py uses a deprecated helper
+    # Alembic's env.py uses a deprecated helper and reconfigures logging.
+    with warnings.catch_warnings(), preserved_logging():
         warnings.simplefilter("ignore", DeprecationWarning)
         result = portal_cli(app, "db", "upgrade")
     assert result.exit_code == 0, result.output
