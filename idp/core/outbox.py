@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from . import audit
 from .db import db
 from .models import OutboxMail, utcnow
 
@@ -79,6 +80,8 @@ def delivered(row: OutboxMail) -> None:
 def failed(row: OutboxMail, error: str) -> None:
     """Schedule a retry with exponential backoff, or give up after MAX_ATTEMPTS."""
     row.last_error = error[:255]
+    audit.record("mail_failed", realm_id=row.realm_id, customer_id=row.customer_id,
+                 template=row.template, attempt=row.attempts)
     if row.attempts >= MAX_ATTEMPTS:
         row.status = FAILED
         return

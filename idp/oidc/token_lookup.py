@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core import tokens
 from ..core.db import db
-from ..core.models import Token
+from ..core.models import Token, utcnow
 
 ACCESS, REFRESH = "access_token", "refresh_token"
 
@@ -18,6 +18,15 @@ class Found:
 
     row: Token
     kind: str
+
+    def is_expired(self) -> bool:
+        expires = (self.row.refresh_expires_at if self.kind == REFRESH
+                   else self.row.access_expires_at)
+        return expires is None or expires <= utcnow()
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None or (
+            self.kind == REFRESH and self.row.rotated_at is not None)
 
     def check_client(self, client: Any) -> bool:
         """Authlib's protocol: was this token issued to ``client``?"""

@@ -124,6 +124,6 @@ def social_realm_fixture(idp_server: IdpServer, social_fakes: dict[str, str],
         "identity_providers": realm_identity_providers(social_fakes),
         "clients": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                      "redirect_uris": [relying_party.redirect_uri],
-                     "grant_types": ["authorization_code"]}],
+                     "grant_types": ["authorization_code"], "first_party": True}],
     })
     return SocialRealm(server=idp_server, realm=slug, rp=relying_party)

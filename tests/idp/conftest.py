@@ -13,7 +13,6 @@ import pytest
 from idp import create_app
 from idp.core.cache import clear_all as clear_cache
 from idp.extensions import db
-
 from tests.support.realms import import_realm
 
 REALM = "paris-ile-de-france"

@@ -21,8 +21,8 @@ from joserfc.jwk import KeySet
 
 from idp.core.models import AuditEvent, Customer, FederatedIdentity
 from idp.extensions import db
-from tests.support.realms import import_realm
 from tests.fakes.run import realm_identity_providers, running_fakes
+from tests.support.realms import import_realm
 
 from .conftest import REALM, RP, RP_SECRET, make_customer
 

@@ -133,6 +133,9 @@ def set_realm_settings(app, **settings) -> None:
         realm = db.session.execute(db.select(Realm).filter_by(slug=REALM)).scalar_one()
         realm.settings = {**(realm.settings or {}), **settings}
         db.session.commit()
+    from idp.core.realms import forget_realm
+
+    forget_realm(REALM)  # as every settings write path does
 
 
 def customer_row(app, identifier: str):

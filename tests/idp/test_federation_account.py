@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from idp.extensions import db
-from tests.support.realms import RealmImportError, import_realm
 from tests.fakes.run import identity_provider_settings
+from tests.support.realms import RealmImportError, import_realm
 
 from .conftest import REALM
 from .federation_support import (  # noqa: F401  (the *_fixture names are fixtures)

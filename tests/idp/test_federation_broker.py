@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from idp.core import linking
 from idp.core.models import Customer, FederatedIdentity
 from idp.extensions import db
-from idp.core import linking
-from tests.support.realms import import_realm
 from tests.fakes.run import identity_provider_settings
+from tests.support.realms import import_realm
 
 from .conftest import REALM, RP
 from .federation_support import (  # noqa: F401  (the *_fixture names are fixtures)

@@ -82,7 +82,7 @@ def test_backchannel_logout_token(app, flow, customer, client, receiver):
             "client_id": "rp", "client_secret": RP_SECRET, "redirect_uris": [RP],
             "post_logout_redirect_uris": ["https://rp.example/bye"],
             "grant_types": ["authorization_code", "refresh_token"],
-            "backchannel_logout_uri": url}]})
+            "backchannel_logout_uri": url, "first_party": True}]})
         db.session.remove()
     body = sign_in(flow, client)
     sid = verify(client, body["id_token"])[1]["sid"]

@@ -65,7 +65,7 @@ def test_unexpected_error_is_generic(idp_config, monkeypatch):
     def boom(*_a, **_k):
         raise RuntimeError("SELECT secret FROM token WHERE x='leak'")
 
-    monkeypatch.setattr("idp.oidc.endpoints.keys.jwks", boom)
+    monkeypatch.setattr("idp.oidc.discovery.keys.jwks", boom)
     test_client = app.test_client()
     resp = test_client.get(f"/realms/{REALM}/protocol/openid-connect/certs")
     assert resp.status_code == 500

@@ -29,20 +29,40 @@ def test_userinfo_scope_limits_claims(flow, customer, client):
     assert set(info) == {"sub"}
 
 
-def test_userinfo_claims_parameter(flow, customer, client):
-    q = flow.code_flow(scope="openid", claims='{"userinfo": {"email": {"essential": true}}}')
+def test_userinfo_claims_parameter_within_scope(flow, customer, client):
+    """``claims`` picks among what the granted scopes allow (here email and profile)."""
+    q = flow.code_flow(scope="openid email",
+                       claims='{"userinfo": {"email": {"essential": true}}}')
     at = redeem(client, q["code"]).json["access_token"]
     info = client.get(USERINFO, headers={"Authorization": f"Bearer {at}"}).json
     assert info["email"] == "marie@example.test"
     assert "name" not in info
 
 
+def test_claims_parameter_cannot_exceed_scope(flow, customer, client):
+    """Security: a client granted only ``openid`` cannot read email, phone or the
+    identifier by naming them in ``claims``."""
+    from .oidc_helpers import verify
+
+    asked = ('{"userinfo": {"email": null, "phone_number": null, "customer_id": null},'
+             ' "id_token": {"customer_id": null, "email": null}}')
+    q = flow.code_flow(scope="openid", claims=asked)
+    body = redeem(client, q["code"]).json
+    info = client.get(USERINFO, headers={"Authorization": f"Bearer {body['access_token']}"}).json
+    assert set(info) == {"sub"}
+    claims = verify(client, body["id_token"])[1]
+    assert "customer_id" not in claims and "email" not in claims
+
+
 def test_id_token_claims_parameter(flow, customer, client):
     from .oidc_helpers import verify
 
-    q = flow.code_flow(scope="openid", claims='{"id_token": {"customer_id": {"essential": true}}}')
+    q = flow.code_flow(scope="openid customer email",
+                       claims='{"id_token": {"email": {"essential": true}}}')
     body = redeem(client, q["code"]).json
-    assert verify(client, body["id_token"])[1]["customer_id"] == "100001"
+    claims = verify(client, body["id_token"])[1]
+    assert claims["customer_id"] == "100001"
+    assert claims["email"] == "marie@example.test"
 
 
 def test_userinfo_errors(client):

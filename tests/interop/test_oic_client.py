@@ -45,7 +45,7 @@ def live_idp(idp_config):
         import_realm({"realm": REALM, "display_name": "Paris Île-de-France", "clients": [{
             "client_id": "interop", "client_secret": SECRET, "redirect_uris": [CALLBACK],
             "post_logout_redirect_uris": ["https://rp.example/bye"],
-            "grant_types": ["authorization_code", "refresh_token"]}]})
+            "grant_types": ["authorization_code", "refresh_token"], "first_party": True}]})
     runner = app.test_cli_runner()
     result = runner.invoke(args=["customers", "create", "--realm", REALM, "--identifier", "300",
                                  "--email", "interop@example.test", "--email-verified",

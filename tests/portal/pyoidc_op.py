@@ -19,7 +19,9 @@ from __future__ import annotations
 import html
 import json
 import secrets
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
@@ -167,7 +169,10 @@ class PyoidcOP:
             extra_scope_dict={"customer": [CUSTOMER_CLAIM]},
         )
         password_form.init_srv(provider)
-        _jwks, keyjar, _kids = build_keyjar([{"type": "RSA", "use": ["sig"]}])
+        # A key file of its own (pyoidc would otherwise write "pyoidc" into the cwd).
+        key_file = Path(tempfile.mkdtemp(prefix="pyoidc-op-")) / "op.pem"
+        _jwks, keyjar, _kids = build_keyjar([{"type": "RSA", "key": str(key_file),
+                                              "use": ["sig"]}])
         provider.keyjar.issuer_keys[""] = keyjar.issuer_keys[""]
         provider.keyjar.issuer_keys[self.issuer] = keyjar.issuer_keys[""]
         provider.jwks_uri = f"{self.issuer}/jwks"
