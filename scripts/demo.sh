@@ -91,7 +91,7 @@ cat <<TXT
 
   Social sign-in: demo providers (fournisseurs de démonstration), choose an account on their page:
     Facebook  http://127.0.0.1:$FACEBOOK_PORT/    LinkedIn  http://127.0.0.1:$LINKEDIN_PORT/
-    Google    http://127.0.0.1:$GOOGLE_PORT/    Twitter / X  http://127.0.0.1:$X_PORT/
+    Google    http://127.0.0.1:$GOOGLE_PORT/    X            http://127.0.0.1:$X_PORT/
     Marie Dupont     already linked to 100001 with all four: straight in
     Sophie Bernard   not linked yet: prove 100003 / Ancien-mdp1 once, then the button suffices
     Jean Martin      no email, not linked: link it with 100002's première connexion

@@ -48,7 +48,7 @@ def sign_in_with(page: Page, demo: RunningDemo, alias: str, user: str) -> None:
     page.goto(demo.url("portal"))
     page.get_by_role("link", name="Se connecter", exact=True).click()
     expect(page.locator(".social a.button")).to_have_text(
-        ["Facebook", "LinkedIn", "Google", "Twitter / X"])
+        ["Facebook", "LinkedIn", "Google", "X"])
     page.locator(f"#social-{alias}").click()
     expect(page.locator(".demo-banner")).to_contain_text("fournisseur de démonstration")
     page.check(f"input[name=login_hint][value={user}]")

@@ -17,7 +17,7 @@ from .social_fixtures import (  # noqa: F401  (fixtures)
 )
 
 BRANDS = {"facebook": "Facebook", "linkedin": "LinkedIn", "google": "Google",
-          "x": "Twitter / X"}
+          "x": "X"}
 FAKE_TITLES = {"facebook": "Facebook", "linkedin": "LinkedIn", "google": "Google", "x": "X"}
 
 
@@ -44,7 +44,7 @@ def test_first_sign_in_links_by_password_then_straight_in(alias: str, desktop_pa
     page.goto(realm.authorize_url(f"first-{alias}"))
     expect(page.locator(".realm-name")).to_have_text("Paris Île-de-France")
     buttons = page.locator(".social a.button")
-    expect(buttons).to_have_text(["Facebook", "LinkedIn", "Google", "Twitter / X"])
+    expect(buttons).to_have_text(["Facebook", "LinkedIn", "Google", "X"])
     page.get_by_role("link", name=f"Se connecter avec {BRANDS[alias]}").click()
     at_fake_provider(page, alias)
 
