@@ -28,6 +28,7 @@ lint: setup
 test: setup
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: setup  # the benchmark of record (docs/performance.md); needs wrk (apt-get install wrk)
