@@ -34,10 +34,14 @@ def _git(*args: str) -> str:
 
 def metadata() -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k.startswith(("IDP_ARGON2", "GUNICORN_", "BENCH_", "WEB_CONCURRENCY"))}
+           if k.startswith(("IDP_ARGON2", "GUNICORN_", "BENCH_", "WEB_CONCURRENCY"))
+           and k != "BENCH_SOURCE"}  # a path of this machine: never in the results
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commit": _git("rev-parse", "--short", "HEAD"),
+        # BENCH_SOURCE (another tree served) is named by BENCH_SOURCE_LABEL, e.g. a commit.
+        "source": os.environ.get("BENCH_SOURCE_LABEL", "this checkout")
+        if os.environ.get("BENCH_SOURCE") else "this checkout",
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -68,7 +72,7 @@ def table(results: dict, previous: dict | None) -> str:
     prev = (previous or {}).get("results", {})
     head = (f"{'workload':20} {'db':10} {'ops/CPU-s':>9} {'Δprev':>6} {'target':>6} "
             f"{'ops/s':>7} {'CPU':>4} {'p50':>7} {'p99':>7} {'err':>5} │ "
-            f"{'half: ops/s':>11} {'p50':>7} {'p99':>7} {'err':>5}")
+            f"{'half: ops/s':>11} {'p50':>7} {'p99':>7} {'err':>5} {'other':>5}")
     lines = [head, "─" * len(head)]
     for kind, rows in results.items():
         for name, row in rows.items():
@@ -82,10 +86,14 @@ def table(results: dict, previous: dict | None) -> str:
                 f"{_delta(p['ops_per_cpu_s'], before):>6} {TARGETS.get(name, ''):>6} "
                 f"{p['ops_per_s']:>7.1f} {p['cpu_util']:>4.0%} {p['p50_ms']:>5.1f}ms "
                 f"{p['p99_ms']:>5.1f}ms {p['errors']:>5} │ {h['ops_per_s']:>11.1f} "
-                f"{h['p50_ms']:>5.1f}ms {h['p99_ms']:>5.1f}ms {h['errors']:>5}")
+                f"{h['p50_ms']:>5.1f}ms {h['p99_ms']:>5.1f}ms {h['errors']:>5} "
+                f"{p.get('other_cpu_util', 0):>5.0%}")
     if previous:
         lines.append(f"Δprev: ops per server CPU-second against {previous['meta']['date']} "
                      f"(commit {previous['meta']['commit']})")
     lines.append("ops/CPU-s: completed operations per CPU-second of the server (gunicorn "
                  "master + worker, pinned to CPU 0); latencies are per HTTP request (wrk).")
+    lines.append("other: CPU busy outside the server and wrk during the peak run, in CPUs "
+                 "(PostgreSQL, and any foreign load: above ~30 % on SQLite the machine was "
+                 "not quiet, trust ops/CPU-s over ops/s and latencies).")
     return "\n".join(lines)

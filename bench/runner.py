@@ -7,6 +7,7 @@ Per-core figures are operations divided by the CPU-seconds the server's process 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -22,10 +23,26 @@ DEFAULT_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 WARMUP_SECONDS = 2
 
 
+def machine_busy() -> float:
+    """CPU-seconds all CPUs spent busy since boot (``/proc/stat``, idle and iowait excluded)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / harness.TICKS
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(load: Load, seconds: float, rate: float = 0) -> dict:
-    cpu_before = load.server.cpu()
-    out = harness.run_wrk(load.url, load.script, load.params(), seconds, load.connections, rate)
+    params = load.params()
+    cpu_before, busy_before, wrk_before = load.server.cpu(), machine_busy(), children_cpu()
+    out = harness.run_wrk(load.url, load.script, params, seconds, load.connections, rate)
     cpu = load.server.cpu() - cpu_before
+    wrk_cpu = children_cpu() - wrk_before
+    # Everything else the machine did meanwhile: PostgreSQL, and any foreign load (a test
+    # run...) that makes wall-clock rates and latencies unreliable for this run.
+    other = machine_busy() - busy_before - cpu - wrk_cpu
     duration = out["duration_us"] / 1e6
     ops = out["counted_ops"]
     errors = out["status"] + out["connect"] + out["read"] + out["write"] + out["timeout"]
@@ -41,6 +58,8 @@ def measure(load: Load, seconds: float, rate: float = 0) -> dict:
         "p99_ms": round(out["p99_us"] / 1000, 2),
         "errors": errors,
         "target_rps": round(rate, 1) if rate else None,
+        "wrk_cpu_s": round(wrk_cpu, 2),
+        "other_cpu_util": round(max(other, 0) / duration, 2),
     }
 
 
@@ -50,7 +69,8 @@ def profile(load: Load, seconds: float, out_dir: Path, stem: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     worker = load.server.worker_pids()[0]
     for fmt, ext in (("flamegraph", "svg"), ("raw", "txt")):
-        argv = [spy, "record", "--pid", str(worker), "--rate", "200", "--format", fmt,
+        # --gil: only the thread holding the GIL is sampled, i.e. where the CPU goes.
+        argv = [spy, "record", "--gil", "--pid", str(worker), "--rate", "200", "--format", fmt,
                 "--duration", str(int(seconds) + 1), "--output", str(out_dir / f"{stem}.{ext}")]
         spy_proc = subprocess.Popen(harness.pinned(harness.CLIENT_CPU, argv),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
