@@ -121,15 +121,15 @@ class Server:
             self.proc = subprocess.Popen(pinned(SERVER_CPU, argv), env=self.env, cwd=SOURCE,
                                          stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 requests.get(f"{self.url}{self.health}", timeout=5)
                 return self
             except requests.RequestException:
                 time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer: {self.log.read_text()[-2000:]}")
+        tail = self.log.read_text(errors="replace")[-2000:]
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start: {tail}")
 
     @property
     def pids(self) -> list[int]:
