@@ -8,8 +8,6 @@ alone, as any agency app would know it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import threading
 import time
@@ -19,6 +17,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from shared import pkce
 from shared.token_verification import JWKSVerifier, KeySourceError, fetch_json
 
 SCOPES = "openid profile email customer offline_access"
@@ -64,8 +63,7 @@ class PendingAuth:
     @property
     def code_challenge(self) -> str:
         """S256 challenge of the verifier."""
-        digest = hashlib.sha256(self.code_verifier.encode("ascii")).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return pkce.s256(self.code_verifier)
 
 
 class OIDCClient:

@@ -27,6 +27,7 @@ import requests
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 DEFAULT_ALGORITHMS = ("RS256", "ES256", "PS256")
@@ -82,6 +83,8 @@ class JWKSVerifier:
         http: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         key_source: Callable[[], KeySet] | None = None,
+        extra_issuers: Iterable[str] = (),
+        strict_headers: bool = True,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self._jwks_uri = jwks_uri
@@ -94,6 +97,11 @@ class JWKSVerifier:
         self.clock = clock
         # The provider itself verifies its own tokens with its key store, not over HTTP.
         self.key_source = key_source
+        # Some providers name themselves in two spellings; some add non-standard JOSE
+        # header members (LinkedIn's ``zip``): both are per-issuer leniencies.
+        self.extra_issuers = frozenset(i.rstrip("/") for i in extra_issuers)
+        self.registry = JWSRegistry(algorithms=list(self.algorithms),
+                                    strict_check_header=strict_headers)
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
@@ -178,7 +186,8 @@ class JWKSVerifier:
                 raise TokenError(f"token type must be {expected_typ}")
         key = self.key_for(header.get("kid"))
         try:
-            decoded = jwt.decode(token, key, algorithms=list(self.algorithms))
+            decoded = jwt.decode(token, key, algorithms=list(self.algorithms),
+                                 registry=self.registry)
         except (JoseError, ValueError) as exc:
             raise TokenError("invalid signature") from exc
         return dict(decoded.header), dict(decoded.claims)
@@ -200,7 +209,8 @@ class JWKSVerifier:
             raise TokenError("token not yet valid")
 
     def _check_issuer(self, claims: dict) -> None:
-        if str(claims.get("iss", "")).rstrip("/") != self.issuer:
+        iss = str(claims.get("iss", "")).rstrip("/")
+        if iss != self.issuer and iss not in self.extra_issuers:
             raise TokenError("wrong issuer")
 
     @staticmethod

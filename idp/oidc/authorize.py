@@ -20,7 +20,9 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from ..core import interaction, pkce, sessions, tokens
+from shared import pkce
+
+from ..core import interaction, sessions, tokens
 from ..core.claims import SUPPORTED_SCOPES
 from ..core.clients import ClientInfo, find_client
 from ..core.db import db

@@ -15,7 +15,9 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Flask, current_app, g
 
-from ..core import pkce, tokens
+from shared import pkce
+
+from ..core import tokens
 from ..core.claims import claims_for_scope, requested_claims
 from ..core.clients import ClientInfo, find_client
 from ..core.db import db

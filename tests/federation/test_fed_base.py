@@ -15,7 +15,7 @@ from idp.core.providers import (
 )
 from idp.core.providers.base import as_bool, make_profile
 from idp.core.providers.facebook import normalise_graph_version
-from idp.core.providers.oidc_common import compute_at_hash
+from shared.pkce import half_hash as compute_at_hash
 
 from .conftest import authorize, redirect_uri, settings_for
 

@@ -82,8 +82,8 @@ def test_google_key_rotation_refetches_jwks(fakes, monkeypatch) -> None:
     adapter, args, kept = sign_in("google", fakes, user="bruno")
     profile = adapter.complete(redirect_uri("google"), args, kept)
     assert profile.email == "bruno.petit@example.com"
-    jwks_uri = f"{fakes['google']}/oauth2/v3/certs"
-    assert new_kid in oidc_common.JWKS_CACHE.get(jwks_uri)
+    meta = adapter.metadata()
+    assert new_kid in [key.kid for key in adapter.verifier(meta)._keys.keys]
 
 
 def test_google_endpoint_overrides_win_over_discovery(fakes) -> None:

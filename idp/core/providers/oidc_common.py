@@ -1,31 +1,25 @@
 """OpenID Connect machinery shared by the Google and LinkedIn adapters.
 
-* discovery documents and JWKS are cached per URL for the whole process (adapters are cheap,
-  short-lived objects built per request from the realm settings; the caches are not);
-* an unknown ``kid`` triggers one JWKS refetch (key rotation), rate-limited so that forged
-  tokens cannot make us hammer the provider;
-* id_token validation is done here with joserfc, not by a client library, because the two
-  providers need different leniency (LinkedIn: no nonce, bogus ``zip`` header, keys without
-  ``use``) and we want every check visible in one place.
+* discovery documents are cached per URL in the one cache (:mod:`idp.core.cache`);
+  adapters are cheap, short-lived objects built per request from the realm settings;
+* id_tokens are checked by the project's one JWT verifier
+  (:class:`shared.token_verification.JWKSVerifier`, the one relying parties use too), fed
+  with the provider's JWKS through the adapter's HTTP client; an unknown ``kid`` triggers
+  one rate-limited refetch (key rotation). The providers' leniencies (LinkedIn: no nonce,
+  bogus ``zip`` header, keys without ``use``) are the verifier's options.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
-import threading
-import time
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
-from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import RSAKey
-from joserfc.jws import JWSRegistry
+from joserfc.jwk import KeySet, RSAKey
 
+from idp.core import cache
 from idp.core.providers.base import (
     FederationError,
     NormalisedProfile,
@@ -34,6 +28,8 @@ from idp.core.providers.base import (
     clean_str,
     make_profile,
 )
+from shared import pkce
+from shared.token_verification import JWKSVerifier, TokenError
 
 DISCOVERY_TTL = 3600.0
 JWKS_TTL = 3600.0
@@ -41,56 +37,6 @@ JWKS_TTL = 3600.0
 JWKS_MIN_REFRESH = 10.0
 #: Clock skew tolerated on ``exp``/``iat`` (seconds).
 LEEWAY = 120
-
-
-class TTLCache:
-    """A tiny thread-safe ``key → (stored_at, value)`` cache."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._data: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str, max_age: float | None = None) -> Any | None:
-        with self._lock:
-            item = self._data.get(key)
-        if item is None or time.monotonic() - item[0] > (self.ttl if max_age is None else max_age):
-            return None
-        return item[1]
-
-    def age(self, key: str) -> float | None:
-        with self._lock:
-            item = self._data.get(key)
-        return None if item is None else time.monotonic() - item[0]
-
-    def put(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._data[key] = (time.monotonic(), value)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-DISCOVERY_CACHE = TTLCache(DISCOVERY_TTL)
-JWKS_CACHE = TTLCache(JWKS_TTL)
-
-
-def b64url_decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def compute_at_hash(access_token: str) -> str:
-    """``at_hash`` for RS256 (OIDC Core §3.1.3.6): base64url(left half of SHA-256)."""
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A PKCE ``(code_verifier, S256 code_challenge)``; 64-char verifier (RFC 7636: 43–128)."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
 
 
 def _import_signing_keys(jwks: Any) -> dict[str, RSAKey]:
@@ -168,86 +114,62 @@ class OIDCAdapter(ProviderAdapter):
     def discovery(self) -> dict[str, Any]:
         url = self.setting_url("discovery_url", self.default_discovery_url)
         assert url is not None
-        cached = DISCOVERY_CACHE.get(url)
-        if cached is not None:
-            return dict(cached)
-        resp = self.http("GET", url, "discovery", headers={"Accept": "application/json"})
-        if resp.status_code != 200:
-            raise FederationError("provider_error", f"{self.alias} discovery: HTTP "
-                                  f"{resp.status_code}")
-        doc = self.json_body(resp, "discovery")
-        DISCOVERY_CACHE.put(url, doc)
-        return dict(doc)
+
+        def load() -> dict[str, Any]:
+            resp = self.http("GET", url, "discovery", headers={"Accept": "application/json"})
+            if resp.status_code != 200:
+                raise FederationError("provider_error", f"{self.alias} discovery: HTTP "
+                                      f"{resp.status_code}")
+            return self.json_body(resp, "discovery")
+
+        return dict(cache.cached("federation_discovery", url, load, ttl=DISCOVERY_TTL))
 
     def accepted_issuers(self, issuer: str) -> Collection[str]:
         return {issuer}
 
-    # -- keys -------------------------------------------------------------------------------
-    def signing_key(self, jwks_uri: str, kid: str | None) -> RSAKey:
-        """The key for ``kid``; refetch the JWKS once if it is unknown (rotation)."""
-        keys: dict[str, RSAKey] | None = JWKS_CACHE.get(jwks_uri)
-        if keys is None or (kid is not None and kid not in keys and
-                            (JWKS_CACHE.age(jwks_uri) or 0) >= JWKS_MIN_REFRESH):
-            keys = self.fetch_jwks(jwks_uri)
-        if kid is None:
-            if len(keys) == 1:
-                return next(iter(keys.values()))
-            raise FederationError("invalid_response", f"{self.alias} id_token: no kid")
-        key = keys.get(kid)
-        if key is None:
-            raise FederationError("invalid_response", f"{self.alias} id_token: unknown kid")
-        return key
-
-    def fetch_jwks(self, jwks_uri: str) -> dict[str, RSAKey]:
+    # -- keys ----------------------------------------------------------------------------
+    def fetch_jwks(self, jwks_uri: str) -> KeySet:
         resp = self.http("GET", jwks_uri, "JWKS", headers={"Accept": "application/json"})
         if resp.status_code != 200:
             raise FederationError("provider_error", f"{self.alias} JWKS: HTTP {resp.status_code}")
-        keys = _import_signing_keys(self.json_body(resp, "JWKS"))
-        JWKS_CACHE.put(jwks_uri, keys)
-        return keys
+        return KeySet(list(_import_signing_keys(self.json_body(resp, "JWKS")).values()))
+
+    def verifier(self, meta: Mapping[str, Any]) -> JWKSVerifier:
+        """One verifier per provider key set and client, kept in the cache (its keys too)."""
+        jwks_uri, issuer = str(meta["jwks_uri"]), str(meta["issuer"])
+
+        def build() -> JWKSVerifier:
+            return JWKSVerifier(
+                issuer, jwks_uri, algorithms=("RS256",), leeway=LEEWAY,
+                min_refetch_interval=JWKS_MIN_REFRESH, cache_ttl=JWKS_TTL,
+                key_source=lambda: self.fetch_jwks(jwks_uri),
+                extra_issuers=tuple(self.accepted_issuers(issuer)),
+                strict_headers=self.strict_jose_headers)
+
+        key = (self.alias, jwks_uri, issuer, self.client_id, self.strict_jose_headers)
+        return cache.cached("federation_verifier", key, build, ttl=JWKS_TTL)
 
     # -- id_token ---------------------------------------------------------------------------
     def validate_id_token(self, id_token: str, meta: Mapping[str, Any], *,
                           nonce: str | None, access_token: str | None) -> dict[str, Any]:
         """Signature (RS256 via JWKS), ``iss``, ``aud``/``azp``, ``exp``/``iat``, nonce, at_hash."""
         what = f"{self.alias} id_token"
+        verifier = self.verifier(meta)
+        verifier.min_refetch_interval = JWKS_MIN_REFRESH  # tests lower it to see rotation
         try:
-            header = json.loads(b64url_decode(id_token.split(".")[0]))
-        except (ValueError, IndexError) as exc:
-            raise FederationError("invalid_response", f"{what}: malformed") from exc
-        if not isinstance(header, dict) or header.get("alg") != "RS256":
-            raise FederationError("invalid_response", f"{what}: alg must be RS256")
-        key = self.signing_key(str(meta["jwks_uri"]), header.get("kid"))
-        registry = JWSRegistry(algorithms=["RS256"],
-                               strict_check_header=self.strict_jose_headers)
-        try:
-            claims = dict(jwt.decode(id_token, key, algorithms=["RS256"],
-                                     registry=registry).claims)
+            # ``nonce`` None: the provider does not echo one (LinkedIn); checked below
+            # with a constant-time compare otherwise.
+            claims = verifier.verify_id_token(id_token, client_id=self.client_id, nonce=None)
+        except TokenError as exc:
+            raise FederationError("invalid_response", f"{what}: {exc.description}") from exc
         except (JoseError, ValueError) as exc:
-            raise FederationError("invalid_response",
-                                  f"{what}: {type(exc).__name__}") from exc
-
-        now = int(time.time())
-        if claims.get("iss") not in self.accepted_issuers(str(meta["issuer"])):
-            raise FederationError("invalid_response", f"{what}: wrong issuer")
-        aud = claims.get("aud")
-        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if self.client_id not in audiences:
-            raise FederationError("invalid_response", f"{what}: wrong audience")
-        azp = claims.get("azp")
-        if (len(audiences) > 1 or azp is not None) and azp != self.client_id:
-            raise FederationError("invalid_response", f"{what}: wrong azp")
-        exp, iat = claims.get("exp"), claims.get("iat")
-        if not isinstance(exp, int | float) or exp + LEEWAY < now:
-            raise FederationError("invalid_response", f"{what}: expired")
-        if not isinstance(iat, int | float) or iat - LEEWAY > now:
-            raise FederationError("invalid_response", f"{what}: issued in the future")
+            raise FederationError("invalid_response", f"{what}: {type(exc).__name__}") from exc
         if nonce is not None:
             got = claims.get("nonce")
             if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
                 raise FederationError("invalid_response", f"{what}: nonce mismatch")
         if "at_hash" in claims and access_token is not None:
-            expected = compute_at_hash(access_token)
+            expected = pkce.half_hash(access_token)
             if not hmac.compare_digest(str(claims["at_hash"]).encode(), expected.encode()):
                 raise FederationError("invalid_response", f"{what}: at_hash mismatch")
         if not clean_str(claims.get("sub")):
@@ -283,7 +205,7 @@ class OIDCAdapter(ProviderAdapter):
             kept["nonce"] = secrets.token_urlsafe(32)
             params["nonce"] = kept["nonce"]
         if self.use_pkce:
-            kept["code_verifier"], challenge = pkce_pair()
+            kept["code_verifier"], challenge = pkce.new_pair()
             params.update(code_challenge=challenge, code_challenge_method="S256")
         return params
 

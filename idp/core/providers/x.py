@@ -22,7 +22,7 @@ from idp.core.providers.base import (
     clean_str,
     make_profile,
 )
-from idp.core.providers.oidc_common import pkce_pair
+from shared import pkce
 
 
 class XAdapter(ProviderAdapter):
@@ -53,7 +53,7 @@ class XAdapter(ProviderAdapter):
         return self.authorization_url
 
     def authorization_params(self, kept: dict[str, Any]) -> dict[str, str]:
-        kept["code_verifier"], challenge = pkce_pair()
+        kept["code_verifier"], challenge = pkce.new_pair()
         return {"scope": self.scope, "code_challenge": challenge,
                 "code_challenge_method": "S256"}
 

@@ -1,4 +1,5 @@
-"""PKCE (RFC 7636), S256 only: the one implementation the OP and the social adapters use."""
+"""PKCE (RFC 7636), S256 only: the one implementation of the project (the OP, the social
+adapters and the portal)."""
 
 from __future__ import annotations
 
