@@ -23,7 +23,7 @@ from shared.security import init_security_headers
 from . import account, oidc
 from .account.views import register_section
 from .commands import register_cli
-from .core import passkeys  # noqa: F401  (declares the passkey table)
+from .core import passkeys, staff  # noqa: F401  (declare the passkey and staff tables)
 from .core.models import Realm
 from .core.settings import AppSettings
 from .extensions import babel, csrf, db, limiter, mail, migrate

@@ -59,6 +59,9 @@ class AppSettings:
                             default=False)
     proxy_fix: bool = _doc("Trust X-Forwarded-* from one proxy in front (only behind one).",
                            default=False)
+    staff_realm: str = _doc(
+        "Slug of the realm of agency staff (console, admin API): password + TOTP.",
+        default="agency-staff")
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> AppSettings:
@@ -159,6 +162,8 @@ class RealmSettings:
     brute_force: BruteForce = field(default_factory=BruteForce)
     mail_sender: str | None = None
     agency_contact: str = ""
+    #: Every sign-in also proves a TOTP code (the staff realm); amr gains otp and mfa.
+    otp_required: bool = False
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None, where: str = "settings") -> RealmSettings:
