@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -164,6 +165,19 @@ class RealmSettings:
     agency_contact: str = ""
     #: Every sign-in also proves a TOTP code (the staff realm); amr gains otp and mfa.
     otp_required: bool = False
+    #: Branding of the sign-in pages: a logo (same-origin path or data:image URI, the CSP
+    #: allows nothing else) and the header/button colour (#rrggbb).
+    logo_url: str = ""
+    brand_color: str = ""
+    #: Audit events older than this are deleted by ``idp audit purge`` (0: kept forever).
+    audit_retention_days: int = 400
+
+    def __post_init__(self) -> None:
+        if self.brand_color and not _COLOR.match(self.brand_color):
+            raise SettingsError(f"brand_color: expected #rrggbb, got {self.brand_color!r}")
+        if self.logo_url and not (_LOGO.match(self.logo_url) and len(self.logo_url) <= 200_000):
+            raise SettingsError("logo_url: expected a path on this server (/static/…) or a "
+                                "data:image/png|jpeg|gif|webp|svg+xml;base64 URI under 200 kB")
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None, where: str = "settings") -> RealmSettings:
@@ -172,6 +186,11 @@ class RealmSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+_LOGO = re.compile(r"^(/[A-Za-z0-9._~-][A-Za-z0-9._~/-]*"
+                   r"|data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=]+)$")
 
 
 def _parse_dataclass(cls: Any, data: Mapping[str, Any], where: str) -> Any:

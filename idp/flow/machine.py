@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app, g, redirect, url_for
 from werkzeug.wrappers import Response
 
-from ..core import actions, interaction
+from ..core import actions, interaction, totp
 from ..core.db import db
 from ..core.interaction import Interaction
 from ..core.models import Customer, SsoSession
@@ -47,6 +47,31 @@ def register_completion_hook(app: Any, hook: CompletionHook) -> None:
 
 def register_action_page(app: Any, action: str, endpoint: str) -> None:
     app.extensions.setdefault("idp.action_pages", {})[action] = endpoint
+
+
+#: The page asking for the second factor in realms with ``otp_required``.
+SECOND_FACTOR_KEY = "idp.second_factor_page"
+#: Where a sign-in without a client request lands, per realm (default: Mon compte).
+LANDING_KEY = "idp.landings"
+Landing = Callable[[str], str | None]
+
+
+def register_second_factor_page(app: Any, endpoint: str) -> None:
+    app.extensions[SECOND_FACTOR_KEY] = endpoint
+
+
+def register_landing(app: Any, landing: Landing) -> None:
+    """``landing(realm_slug)`` returns a URL to go to after a sign-in without a client
+    (e.g. the staff console for the staff realm), or None."""
+    app.extensions.setdefault(LANDING_KEY, []).append(landing)
+
+
+def _second_factor_due(customer: Customer) -> bool:
+    """``otp_required`` realm and this sign-in has not proven a TOTP code yet."""
+    if not g.realm.settings.otp_required:
+        return False
+    ix = current_interaction()
+    return ix is None or "otp" not in (ix.amr or [])
 
 
 def _action_page(action: str) -> str | None:
@@ -95,11 +120,21 @@ def next_step() -> Response:
     customer = pending_customer()
     if customer is None:
         return redirect(url_for("flow.login", realm=g.realm.slug))
-    action = actions.first_pending(list(customer.required_actions or []))
+    second_factor = current_app.extensions.get(SECOND_FACTOR_KEY)
+    # An enrolled second factor comes before any required action: a password alone
+    # changes nothing on the account.
+    if second_factor and _second_factor_due(customer) and totp.enrolled(customer.id):
+        return redirect(url_for(second_factor, realm=g.realm.slug))
+    pending = list(customer.required_actions or [])
+    if g.realm.settings.otp_required and _second_factor_due(customer):
+        pending = actions.add(pending, actions.CONFIGURE_TOTP)  # never completes without
+    action = actions.first_pending(pending)
     if action is not None:
         page = _action_page(action)
         if page is not None:
             return redirect(url_for(page, realm=g.realm.slug))
+    if g.realm.settings.otp_required and _second_factor_due(customer):
+        return redirect(url_for("flow.login", realm=g.realm.slug))  # no OTP page: refuse
     return complete(customer)
 
 
@@ -115,6 +150,10 @@ def complete(customer: Customer) -> Response:
     db.session.commit()
     if ix.request:
         return redirect(url_for("oidc.authorize", realm=g.realm.slug, _ix=ix.id))
+    for landing in current_app.extensions.get(LANDING_KEY, []):
+        target = landing(g.realm.slug)
+        if target:
+            return redirect(target)
     return redirect(url_for("account.home", realm=g.realm.slug))
 
 

@@ -1,0 +1,249 @@
+"""TOTP second factor (RFC 6238, pyotp) and its recovery codes.
+
+Used by realms whose settings say ``otp_required`` (the staff realm). Why it is built so:
+
+* the shared secret is stored **encrypted** (Fernet, key derived from ``SECRET_KEY``): a
+  database dump alone does not yield working codes, and the secret never reaches a log;
+* a code is accepted once: the time step of the last accepted code is kept and only a
+  later step passes (one atomic ``UPDATE``), so a code read over a shoulder or replayed
+  within its 30-second window (±1 step of clock drift) is refused;
+* recovery codes (for a lost phone) are shown once and kept as keyed hashes only;
+* five wrong codes in a row lock the account for the realm's lockout wait: the per-address
+  rate limits of the web layer still apply on top.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime, timedelta
+
+import pyotp
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import DateTime, ForeignKey, Integer, String, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import actions, audit
+from .db import db
+from .models import Customer, utcnow
+from .settings import AppSettings
+
+STEP_SECONDS = 30
+DIGITS = 6
+DRIFT_STEPS = 1
+MAX_FAILURES = 5
+RECOVERY_CODES = 10
+ISSUER_NAME = "Mon espace client"
+
+
+class TotpCredential(db.Model):
+    """One customer's TOTP secret (encrypted); ``confirmed_at`` None while enrolling."""
+
+    __tablename__ = "totp_credential"
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    secret_encrypted: Mapped[str] = mapped_column(String(255))
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code, as a keyed hash."""
+
+    __tablename__ = "recovery_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- secret at rest -----------------------------------------------------------------------
+
+def _fernet(cfg: AppSettings) -> Fernet:
+    raw = hmac.new(cfg.secret_key.encode(), b"idp-totp-secret", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(raw))
+
+
+def _seal(cfg: AppSettings, secret: str) -> str:
+    return _fernet(cfg).encrypt(secret.encode()).decode()
+
+
+def _open(cfg: AppSettings, sealed: str) -> str | None:
+    try:
+        return _fernet(cfg).decrypt(sealed.encode()).decode()
+    except InvalidToken:  # SECRET_KEY changed: the staff member enrols again
+        return None
+
+
+def _recovery_hash(cfg: AppSettings, code: str) -> str:
+    normal = code.replace("-", "").replace(" ", "").lower()
+    return hmac.new(cfg.secret_key.encode(), f"idp-recovery:{normal}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+# --- enrolment ----------------------------------------------------------------------------
+
+def credential(customer_id: int) -> TotpCredential | None:
+    return db.session.get(TotpCredential, customer_id)
+
+
+def enrolled(customer_id: int) -> bool:
+    row = credential(customer_id)
+    return row is not None and row.confirmed_at is not None
+
+
+def pending_secret(cfg: AppSettings, customer: Customer) -> str:
+    """The secret being enrolled (a new one unless an unconfirmed one exists), base32.
+
+    The same secret survives a page reload so a scanned QR code keeps working."""
+    row = credential(customer.id)
+    if row is not None and row.confirmed_at is None:
+        secret = _open(cfg, row.secret_encrypted)
+        if secret:
+            return secret
+    secret = pyotp.random_base32()
+    if row is None:
+        row = TotpCredential(customer_id=customer.id, secret_encrypted=_seal(cfg, secret),
+                             last_step=0, failures=0)
+        db.session.add(row)
+    elif row.confirmed_at is None:
+        row.secret_encrypted = _seal(cfg, secret)
+    else:
+        raise ValueError("TOTP already enrolled: reset it first")
+    return secret
+
+
+def provisioning_uri(secret: str, account: str, issuer: str = ISSUER_NAME) -> str:
+    """The ``otpauth://`` URI the QR code carries (authenticator apps read it)."""
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
+        name=account, issuer_name=issuer)
+
+
+def _matching_step(secret: str, code: str, now: float) -> int | None:
+    code = (code or "").strip().replace(" ", "")
+    if len(code) != DIGITS or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
+    current = int(now // STEP_SECONDS)
+    for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
+        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
+            return step
+    return None
+
+
+def confirm(cfg: AppSettings, customer: Customer, code: str,
+            now: float | None = None) -> list[str] | None:
+    """Finish enrolment with a first code from the app: returns the recovery codes (to
+    show once) or None when the code is wrong. CONFIGURE_TOTP is done."""
+    row = credential(customer.id)
+    if row is None or row.confirmed_at is not None:
+        return None
+    secret = _open(cfg, row.secret_encrypted)
+    step = _matching_step(secret, code, now if now is not None else time.time()) if secret \
+        else None
+    if step is None:
+        audit.record("totp_enrolment_failed", realm_id=customer.realm_id,
+                     customer_id=customer.id)
+        return None
+    row.confirmed_at = utcnow()
+    row.last_step = step
+    row.last_used_at = utcnow()
+    codes = new_recovery_codes(cfg, customer)
+    actions.finish(customer, actions.CONFIGURE_TOTP)
+    audit.record("totp_enrolled", realm_id=customer.realm_id, customer_id=customer.id)
+    return codes
+
+
+def new_recovery_codes(cfg: AppSettings, customer: Customer) -> list[str]:
+    """Replace every recovery code; returns the new ones (shown once, stored hashed)."""
+    db.session.execute(db.delete(RecoveryCode).filter_by(customer_id=customer.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=").lower()[:10]
+        code = f"{raw[:5]}-{raw[5:]}"
+        codes.append(code)
+        db.session.add(RecoveryCode(customer_id=customer.id, code_hash=_recovery_hash(cfg, code)))
+    return codes
+
+
+# --- verification -------------------------------------------------------------------------
+
+def verify(cfg: AppSettings, customer: Customer, code: str, now: float | None = None,
+           lock_seconds: int = 900) -> bool:
+    """Check a TOTP code, once: a replayed or older code is refused. Five failures in
+    a row lock the account for ``lock_seconds``."""
+    row = credential(customer.id)
+    if row is None or row.confirmed_at is None:
+        return False
+    secret = _open(cfg, row.secret_encrypted)
+    step = _matching_step(secret, code, now if now is not None else time.time()) if secret \
+        else None
+    if step is not None:
+        # Atomic: two requests with the same code cannot both pass.
+        used = db.session.execute(
+            update(TotpCredential)
+            .where(TotpCredential.customer_id == customer.id, TotpCredential.last_step < step)
+            .values(last_step=step, failures=0, last_used_at=utcnow())
+            .execution_options(synchronize_session=False)).rowcount
+        if used == 1:
+            db.session.expire(row)
+            audit.record("totp_verified", realm_id=customer.realm_id, customer_id=customer.id)
+            return True
+        audit.record("totp_replay_refused", realm_id=customer.realm_id,
+                     customer_id=customer.id)
+    _failure(row, customer, lock_seconds)
+    return False
+
+
+def use_recovery_code(cfg: AppSettings, customer: Customer, code: str,
+                      lock_seconds: int = 900) -> bool:
+    """A recovery code instead of a TOTP code: valid once."""
+    row = credential(customer.id)
+    digest = _recovery_hash(cfg, code or "")
+    used = db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.customer_id == customer.id, RecoveryCode.code_hash == digest,
+               RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if used == 1:
+        if row is not None:
+            row.failures = 0
+        audit.record("recovery_code_used", realm_id=customer.realm_id,
+                     customer_id=customer.id, left=recovery_codes_left(customer.id))
+        return True
+    if row is not None:
+        _failure(row, customer, lock_seconds)
+    return False
+
+
+def recovery_codes_left(customer_id: int) -> int:
+    return int(db.session.execute(
+        db.select(db.func.count()).select_from(RecoveryCode)
+        .filter_by(customer_id=customer_id, used_at=None)).scalar() or 0)
+
+
+def _failure(row: TotpCredential, customer: Customer, lock_seconds: int) -> None:
+    row.failures = (row.failures or 0) + 1
+    audit.record("totp_failed", realm_id=customer.realm_id, customer_id=customer.id,
+                 failures=row.failures)
+    if row.failures >= MAX_FAILURES:
+        row.failures = 0
+        customer.locked_until = utcnow() + timedelta(seconds=lock_seconds)
+        audit.record("totp_locked", realm_id=customer.realm_id, customer_id=customer.id)
+
+
+def reset(customer: Customer) -> None:
+    """Forget the TOTP secret and recovery codes (lost phone): the next sign-in enrols
+    again. The caller commits (and should end the account's sessions)."""
+    db.session.execute(db.delete(TotpCredential).filter_by(customer_id=customer.id))
+    db.session.execute(db.delete(RecoveryCode).filter_by(customer_id=customer.id))
+    actions.owe(customer, actions.CONFIGURE_TOTP)
+    customer.credential_version = (customer.credential_version or 0) + 1
+    audit.record("totp_reset", realm_id=customer.realm_id, customer_id=customer.id)
