@@ -29,3 +29,11 @@ def idp_config(tmp_path) -> dict:
         "MAIL_DELIVER_INLINE": True,
         **FAST_ARGON2,
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e runs real servers and a real browser: ``pytest -m
+    "not e2e"`` is the fast suite."""
+    for item in items:
+        if "e2e" in item.path.parts and "tests" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)

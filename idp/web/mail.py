@@ -7,20 +7,22 @@ connexion) and by ``idp mail worker`` for everything else and for retries.
 from __future__ import annotations
 
 import logging
+import smtplib
 from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+from email.policy import SMTP, SMTPUTF8
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_mail import Message
 
 from ..core import outbox
 from ..core.db import db
 from ..core.mails import SUBJECTS
 from ..core.models import OutboxMail, Realm
 from ..core.realms import settings_of
-from ..extensions import mail
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +34,37 @@ def _sender(row: OutboxMail) -> str:
 
 
 def send_row(row: OutboxMail) -> None:
-    """Render and send one mail; raises on any SMTP or network failure."""
+    """Render and send one mail (text + HTML); raises on any SMTP or network failure.
+
+    Sent with the standard library's SMTP client rather than Flask-Mail's ``send``:
+    internationalised addresses (``élodie@exemple.fr``) need SMTPUTF8, which Flask-Mail
+    cannot encode, and a stalled server must time out (``MAIL_TIMEOUT``). The SMTP
+    settings are Flask-Mail's (``MAIL_SERVER``, ``MAIL_PORT``, ``MAIL_USE_TLS``…).
+    """
     context = dict(row.context or {})
     with force_locale(row.locale or "fr"):
-        msg = Message(
-            subject=_(SUBJECTS[row.template]),
-            sender=_sender(row),
-            recipients=[row.recipient],
-            body=render_template(f"mail/{row.template}.txt", **context),
-            html=render_template(f"mail/{row.template}.html", **context),
-        )
-    mail.send(msg)
+        subject = _(SUBJECTS[row.template])
+        text = render_template(f"mail/{row.template}.txt", **context)
+        html = render_template(f"mail/{row.template}.html", **context)
+    msg = EmailMessage(policy=SMTPUTF8 if not row.recipient.isascii() else SMTP)
+    msg["Subject"] = subject
+    msg["From"] = _sender(row)
+    msg["To"] = row.recipient
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="monespaceclient")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    smtp_settings = current_app.extensions["mail"]
+    if smtp_settings.suppress:
+        return
+    timeout = float(current_app.config.get("MAIL_TIMEOUT", 10))
+    connect = smtplib.SMTP_SSL if smtp_settings.use_ssl else smtplib.SMTP
+    with connect(smtp_settings.server, smtp_settings.port, timeout=timeout) as smtp:
+        if smtp_settings.use_tls:
+            smtp.starttls()
+        if smtp_settings.username:
+            smtp.login(smtp_settings.username, smtp_settings.password or "")
+        smtp.send_message(msg)  # adds SMTPUTF8 itself for a non-ASCII address
 
 
 def deliver_now(row: OutboxMail) -> bool:

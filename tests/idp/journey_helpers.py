@@ -6,6 +6,7 @@ Import the fixtures into a test module: ``from .journey_helpers import idp_confi
 from __future__ import annotations
 
 import email
+import email.policy
 import re
 import socket
 import time
@@ -33,7 +34,7 @@ class Inbox:
         self.port = 0
 
     async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content)
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         msg["X-Envelope-From"] = envelope.mail_from
         self.messages.append(msg)
         return "250 OK"
@@ -79,7 +80,7 @@ def running_inbox() -> Iterator[Inbox]:
     """A real SMTP server (aiosmtpd) on a free loopback port, collecting mails."""
     inbox = Inbox()
     inbox.port = free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    ctl = Controller(inbox, hostname="127.0.0.1", port=inbox.port, enable_SMTPUTF8=True)
     ctl.start()
     try:
         yield inbox

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from .conftest import ISSUER, RP, pkce_pair
-from .oidc_helpers import AUTH
+from .oidc_helpers import AUTH, TOKEN, basic
 
 
 def query_of(resp) -> dict:
@@ -93,17 +93,38 @@ def test_prompt_login_forces_sign_in(flow, customer):
     assert "code" in q
 
 
-def test_max_age_forces_sign_in(flow, customer):
+def test_max_age_forces_sign_in(app, flow, customer):
     flow.code_flow()
-    time.sleep(1.1)
-    resp = flow.authorize(max_age="0")
+    assert "code" in query_of(flow.authorize(max_age="60"))
+    _age_sessions(app, seconds=120)  # the clock moves, not the test
+    resp = flow.authorize(max_age="60")
     assert "/login" in resp.headers["Location"]
 
 
-def test_id_token_hint_of_someone_else_forces_login(flow, customer):
+def _age_sessions(app, seconds: int) -> None:
+    from idp.core.db import db
+    from idp.core.models import SsoSession
+
+    with app.app_context():
+        for row in db.session.execute(db.select(SsoSession)).scalars():
+            row.auth_time -= seconds
+        db.session.commit()
+
+
+def test_id_token_hint_of_someone_else_forces_login(app, client, flow, customer, runner):
+    """A real, valid id_token of another customer: this browser's session is not theirs."""
+    from .conftest import Browser, make_customer
+
+    make_customer(runner, identifier="100009", email="other@example.test")
+    other = Browser(app.test_client())
+    code = other.code_flow(login="100009")["code"]
+    their_token = client.post(TOKEN, data={"grant_type": "authorization_code", "code": code,
+                                           "redirect_uri": RP}, headers=basic()).json["id_token"]
     flow.code_flow()
-    resp = flow.authorize(id_token_hint="garbage.not.jwt", prompt="none")
+    resp = flow.authorize(id_token_hint=their_token, prompt="none")
     assert query_of(resp)["error"] == "login_required"
+    own = flow.authorize(prompt="none")
+    assert "code" in query_of(own)
 
 
 def test_form_post_response(flow, customer, client):

@@ -6,12 +6,40 @@ from .conftest import REALM, make_customer
 from .journey_helpers import customer_row, sign_in
 
 
+def _lock_seconds(app, identifier: str) -> float:
+    from idp.core.models import utcnow
+
+    row = customer_row(app, identifier)
+    assert row.locked_until is not None
+    return (row.locked_until - utcnow()).total_seconds()
+
+
+def _unlock_clock(app, identifier: str) -> None:
+    """Let the current wait run out (move the lock into the past, keep the count)."""
+    from datetime import timedelta
+
+    from idp.core.db import db
+    from idp.core.models import Customer, utcnow
+
+    with app.app_context():
+        row = db.session.execute(db.select(Customer).filter_by(identifier=identifier)).scalar_one()
+        row.locked_until = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+
+
 def test_growing_wait_after_five_failures_same_answer(app, client, runner):
     make_customer(runner)
     for _ in range(5):
         assert sign_in(client, "100001", "bad").status_code == 401
-    row = customer_row(app, "100001")
-    assert row.locked_until is not None
+    first = _lock_seconds(app, "100001")
+    assert 50 < first <= 60  # wait_increment_seconds
+    _unlock_clock(app, "100001")
+    assert sign_in(client, "100001", "bad").status_code == 401
+    second = _lock_seconds(app, "100001")
+    assert 110 < second <= 120  # doubled
+    _unlock_clock(app, "100001")
+    sign_in(client, "100001", "bad")
+    assert 230 < _lock_seconds(app, "100001") <= 240
     locked = sign_in(client, "100001", "Bonjour-2026!")
     unknown = sign_in(client, "nobody", "Bonjour-2026!")
     assert locked.status_code == unknown.status_code == 401

@@ -113,9 +113,19 @@ def test_client_credentials(client):
 
 
 def test_client_credentials_not_allowed_for_client(client):
-    resp = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers={},
-                       query_string={})
-    assert resp.status_code in (400, 401)
+    """An authenticated client without the grant is refused for that reason, not for a
+    failed authentication (``post`` may only use the code flow)."""
+    resp = client.post(TOKEN, data={"grant_type": "client_credentials", "client_id": "post",
+                                    "client_secret": RP_SECRET})
+    assert resp.status_code == 400
+    assert resp.json["error"] == "unauthorized_client"
+    assert resp.json["error_description"]
+
+
+def test_unauthenticated_client_is_invalid_client(client):
+    resp = client.post(TOKEN, data={"grant_type": "client_credentials"})
+    assert resp.status_code == 401
+    assert resp.json["error"] == "invalid_client"
 
 
 def test_refresh_rotates_and_reuse_revokes_chain(flow, customer, client):
