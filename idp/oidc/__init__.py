@@ -6,12 +6,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import authorize, discovery, end_session, introspection, revocation, token, userinfo
+from . import (
+    authorize,
+    discovery,
+    end_session,
+    introspection,
+    registration,
+    revocation,
+    token,
+    userinfo,
+)
 from .blueprint import bp
 from .server import init_server
 
 __all__ = ["authorize", "discovery", "end_session", "init_app", "introspection",
-           "revocation", "token", "userinfo"]
+           "registration", "revocation", "token", "userinfo"]
 
 
 def init_app(app: Flask) -> None:

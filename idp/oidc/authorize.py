@@ -14,19 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import g, render_template, request, url_for
+from flask import current_app, g, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from shared import pkce
+from shared.security import CSP
 
-from ..core import interaction, sessions, tokens
+from ..core import consents, interaction, sessions, tokens
 from ..core.claims import SUPPORTED_SCOPES
 from ..core.clients import ClientInfo, find_client
 from ..core.db import db
-from ..core.models import AuthorizationCode, Consent, SsoSession, utcnow
+from ..core.models import AuthorizationCode, SsoSession, utcnow
 from ..flow import machine
 from ..web.context import app_settings
 from ..web.redirects import respond
@@ -198,13 +200,6 @@ def needs_login(req: AuthzRequest, sso: SsoSession | None) -> bool:
     return False
 
 
-def consent_missing(client: ClientInfo, sso: SsoSession, scope: str) -> bool:
-    if client.get("first_party"):
-        return False
-    row = db.session.get(Consent, (sso.customer_id, client.pk))
-    return row is None or not set(scope.split()) <= set(row.scope.split())
-
-
 def issue_code(req: AuthzRequest, sso: SsoSession) -> str:
     assert req.client is not None
     code = tokens.opaque()
@@ -280,7 +275,8 @@ def authorize() -> Any:
 
 
 def consent_decision(req: AuthzRequest, sso: SsoSession) -> Any:
-    """Show or record consent for third-party clients; None when the flow may go on."""
+    """Show or record consent (rules in :mod:`idp.core.consents`); None when the flow may
+    go on."""
     client = req.client
     assert client is not None
     answer = request.form.get("consent") if request.method == "POST" else None
@@ -291,24 +287,31 @@ def consent_decision(req: AuthzRequest, sso: SsoSession) -> Any:
             return error_page(_("La session a expiré. Veuillez recommencer."))
         if answer != "approve":
             raise AuthorizationError("access_denied", "The customer denied the request")
-        row = db.session.get(Consent, (sso.customer_id, client.pk))
-        if row is None:
-            row = Consent(customer_id=sso.customer_id, client_pk=client.pk, scope="")
-            db.session.add(row)
-        row.scope = " ".join(sorted(set(row.scope.split()) | set(req.scope.split())))
+        consents.grant(sso.customer_id, client, req.scope)
         return None
-    if "consent" in req.prompts or consent_missing(client, sso, req.scope):
+    if consents.needs_consent(client, sso.customer_id, req.scope,
+                              ask_again="consent" in req.prompts):
         if "none" in req.prompts:
             raise AuthorizationError("consent_required", "Consent is required")
         hidden = {k: v for k, v in req.args.items() if k not in ("prompt", "consent",
                                                                  "csrf_token", "_ix")}
         if "consent" in req.prompts and "offline_access" in req.args.get("scope", ""):
             hidden["scope"] = req.scope  # offline_access was granted by this consent
-        return render_template(
+        logo = client.get("logo_uri")
+        logo = logo if isinstance(logo, str) and logo.startswith("https://") else None
+        page = make_response(render_template(
             "consent.html",
             client_name=client.get("client_name") or client.client_id,
-            scopes=req.scope.split(),
+            client_uri=client.get("client_uri"), logo_uri=logo,
+            policy_uri=client.get("policy_uri"),
+            scopes=[s for s in req.scope.split() if s not in consents.SILENT_SCOPES],
             hidden=hidden,
             action=url_for("oidc.authorize", realm=g.realm.slug),
-        )
+        ))
+        if logo:  # the app's logo is the one image from elsewhere the idp shows
+            parts = urlsplit(logo)
+            page.headers["Content-Security-Policy"] = CSP.format(
+                form_action=current_app.config.get("CSP_FORM_ACTION", "*")).replace(
+                "img-src 'self' data:", f"img-src 'self' data: https://{parts.netloc}")
+        return page
     return None

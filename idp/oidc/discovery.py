@@ -25,6 +25,7 @@ def discovery() -> Response:
         "revocation_endpoint": endpoint_url("oidc.revoke"),
         "introspection_endpoint": endpoint_url("oidc.introspect"),
         "account_management_uri": issuer() + "/account/",
+        "registration_endpoint": endpoint_url("oidc.register"),
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
