@@ -37,3 +37,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "e2e" in item.path.parts and "tests" in item.path.parts:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_signing_keys():
+    """One RSA and one EC key pair for the whole session: realms created by tests get new
+    ``kid``s over the same key material instead of a 2048-bit RSA generation each."""
+    from idp.core import keys
+
+    generated: dict[str, object] = {}
+    original = keys._generate
+
+    def reuse(alg: str):
+        if alg not in generated:
+            generated[alg] = original(alg)
+        return generated[alg]
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(keys, "_generate", reuse)
+    yield
+    patch.undo()

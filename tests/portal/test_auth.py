@@ -81,6 +81,8 @@ def test_state_mismatch_is_rejected(client, op):
 def test_callback_without_pending_login_is_rejected(client):
     response = client.get("/auth/callback?code=abc&state=nothing")
     assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Demande de connexion expirée" in html and "<code>invalid_state</code>" in html
 
 
 def test_wrong_iss_in_authorization_response_is_rejected(client, op):
@@ -99,6 +101,8 @@ def test_missing_iss_is_rejected_when_provider_announces_it(client, op):
 
     response = client.get(f"{parts.path}?{urlencode(query)}")
     assert response.status_code == 400
+    assert "<code>invalid_issuer</code>" in response.get_data(as_text=True)
+    assert op.token_requests == [], "the code must not be redeemed without the issuer"
 
 
 @pytest.mark.parametrize("error,text", [
@@ -147,15 +151,20 @@ def _tamper_signature(claims, header):
     return new_rsa_key("key-1")
 
 
-@pytest.mark.parametrize("tamper", [
-    _tamper_nonce, _tamper_aud, _tamper_exp, _tamper_iss, _tamper_azp, _tamper_iat_future,
-    _tamper_signature,
+@pytest.mark.parametrize("tamper,cause", [
+    (_tamper_nonce, "nonce mismatch"), (_tamper_aud, "wrong audience"),
+    (_tamper_exp, "token expired"), (_tamper_iss, "wrong issuer"),
+    (_tamper_azp, "wrong authorized party"), (_tamper_iat_future, "token issued in the future"),
+    (_tamper_signature, "invalid signature"),
 ])
-def test_invalid_id_tokens_are_rejected(client, op, tamper):
+def test_invalid_id_tokens_are_rejected(client, op, tamper, cause, caplog):
     op.id_token_tamper = tamper
-    response = client.get(start_login(client))
+    with caplog.at_level("WARNING", logger="portal.auth"):
+        response = client.get(start_login(client))
     assert response.status_code == 400
-    assert "La connexion a échoué" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "La connexion a échoué" in html and "<code>invalid_token</code>" in html
+    assert f"id_token rejected: {cause}" in caplog.text  # refused for the right reason
     assert client.get("/comptes").status_code == 302, "must not be signed in"
 
 
@@ -222,6 +231,7 @@ def test_logout_ends_portal_session_and_redirects_to_end_session(app, signed_in,
 def test_logout_requires_csrf_token(signed_in):
     response = signed_in.post("/auth/logout")
     assert response.status_code == 400
+    assert "Formulaire expiré" in response.get_data(as_text=True)
     assert signed_in.get("/comptes").status_code == 200
 
 
@@ -245,18 +255,19 @@ def test_backchannel_logout_by_sub_only_ends_that_users_sessions(app, op):
     assert marie.get("/comptes").status_code == 200
 
 
-@pytest.mark.parametrize("make_token", [
-    lambda op: op.logout_token(sid="x", typ="JWT"),
-    lambda op: op.logout_token(sid="x", nonce="n"),
-    lambda op: op.logout_token(sid="x", events={}),
-    lambda op: op.logout_token(),  # neither sid nor sub
-    lambda op: op.logout_token(sid="x", aud="someone-else"),
-    lambda op: op.logout_token(sid="x", iss="http://127.0.0.1:1/evil"),
-    lambda op: "not-a-jwt",
+@pytest.mark.parametrize("make_token,cause", [
+    (lambda op: op.logout_token(sid="x", typ="JWT"), "token type must be logout+jwt"),
+    (lambda op: op.logout_token(sid="x", nonce="n"), "logout token must not contain a nonce"),
+    (lambda op: op.logout_token(sid="x", events={}), "missing back-channel logout event"),
+    (lambda op: op.logout_token(), "logout token needs sid or sub"),
+    (lambda op: op.logout_token(sid="x", aud="someone-else"), "wrong audience"),
+    (lambda op: op.logout_token(sid="x", iss="http://127.0.0.1:1/evil"), "wrong issuer"),
+    (lambda op: "not-a-jwt", "malformed token"),
 ])
-def test_invalid_logout_tokens_get_400_and_end_nothing(app, signed_in, op, make_token):
+def test_invalid_logout_tokens_get_400_and_end_nothing(app, signed_in, op, make_token, cause):
     response = signed_in.post("/auth/backchannel-logout", data={"logout_token": make_token(op)})
     assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_request", "error_description": cause}
     assert signed_in.get("/comptes").status_code == 200
 
 
