@@ -1,4 +1,4 @@
-"""Fake Facebook Login (manual flow) + Graph ``/me`` (reference §1).
+"""Fake Facebook Login (manual flow) + Graph ``/me`` (docs/federation.md).
 
 * versioned ``/vNN.0/dialog/oauth``, ``/vNN.0/oauth/access_token``, ``/vNN.0/me`` (unversioned
   paths work too, as on the real Graph);

@@ -1,4 +1,4 @@
-"""Fake "Sign In with LinkedIn using OpenID Connect" with LinkedIn's quirks (reference §2).
+"""Fake "Sign In with LinkedIn using OpenID Connect" with LinkedIn's quirks (docs/federation.md).
 
 * discovery without ``token_endpoint_auth_methods_supported``; issuer ``{base}/oauth``;
 * token endpoint takes credentials **only in the body** (HTTP Basic → 401 ``invalid_client``),

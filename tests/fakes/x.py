@@ -1,4 +1,4 @@
-"""Fake X OAuth 2.0 Authorization Code with PKCE + ``/2/users/me`` (reference §4).
+"""Fake X OAuth 2.0 Authorization Code with PKCE + ``/2/users/me`` (docs/federation.md).
 
 * authorize requires ``state``, ``code_challenge`` and ``code_challenge_method`` (``S256`` or
   ``plain``), exact redirect URI; codes live 30 seconds and are single use;

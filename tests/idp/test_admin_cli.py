@@ -1,4 +1,4 @@
-"""Admin CLI: realm import/export idempotency, clients, keys (DESIGN §3 contract)."""
+"""Admin CLI: realm import/export idempotency, clients, keys."""
 
 import json
 
