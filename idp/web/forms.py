@@ -12,16 +12,18 @@ from ..core.emails import check as check_email
 from .texts import email_problem
 
 
+def _secret(label: str, missing: str, *more: object) -> PasswordField:
+    """A password field: required (``missing`` says so), 1024 characters at most."""
+    return PasswordField(label, validators=[DataRequired(missing), Length(max=1024), *more])
+
+
 class LoginForm(FlaskForm):
     login = StringField(
         _l("Identifiant ou courriel"),
         validators=[DataRequired(_l("Veuillez saisir votre identifiant ou votre courriel.")),
                     Length(max=320)],
     )
-    password = PasswordField(
-        _l("Mot de passe"),
-        validators=[DataRequired(_l("Veuillez saisir votre mot de passe.")), Length(max=1024)],
-    )
+    password = _secret(_l("Mot de passe"), _l("Veuillez saisir votre mot de passe."))
 
 
 
@@ -41,32 +43,20 @@ class EmailForm(FlaskForm):
 
 
 class NewPasswordForm(FlaskForm):
-    password = PasswordField(
-        _l("Nouveau mot de passe"),
-        validators=[DataRequired(_l("Veuillez saisir un nouveau mot de passe.")),
-                    Length(max=1024)],
-    )
-    confirm = PasswordField(
-        _l("Confirmation du mot de passe"),
-        validators=[DataRequired(_l("Veuillez confirmer le mot de passe.")),
-                    EqualTo("password", _l("Les deux mots de passe ne sont pas identiques."))],
-    )
+    password = _secret(_l("Nouveau mot de passe"), _l("Veuillez saisir un nouveau mot de passe."))
+    confirm = _secret(_l("Confirmation du mot de passe"),
+                      _l("Veuillez confirmer le mot de passe."),
+                      EqualTo("password", _l("Les deux mots de passe ne sont pas identiques.")))
 
 
 class ChangePasswordForm(NewPasswordForm):
-    current_password = PasswordField(
-        _l("Mot de passe actuel"),
-        validators=[DataRequired(_l("Veuillez saisir votre mot de passe actuel.")),
-                    Length(max=1024)],
-    )
+    current_password = _secret(_l("Mot de passe actuel"),
+                               _l("Veuillez saisir votre mot de passe actuel."))
 
 
 class ChangeEmailForm(EmailForm):
-    current_password = PasswordField(
-        _l("Mot de passe actuel"),
-        validators=[DataRequired(_l("Veuillez saisir votre mot de passe actuel.")),
-                    Length(max=1024)],
-    )
+    current_password = _secret(_l("Mot de passe actuel"),
+                               _l("Veuillez saisir votre mot de passe actuel."))
 
 
 class ForgotForm(FlaskForm):
