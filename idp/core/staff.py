@@ -29,6 +29,7 @@ Nothing here knows HTTP; the web layers turn :class:`PermissionDenied` into 403/
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -297,6 +298,52 @@ def create_member(cfg: AppSettings, staff_realm: RealmInfo, email: str, *,
     audit.record("staff_created", realm_id=staff_realm.id, customer_id=account.id,
                  role=SUPER_ADMIN if super_admin else REALM_ADMIN, realms=slugs)
     return member
+
+
+STAFF_REALM_SETTINGS: dict[str, object] = {
+    "otp_required": True,
+    "sso_session_idle": 30 * 60,        # staff sessions are short
+    "sso_session_max": 10 * 3600,
+    "refresh_token_lifetime": 8 * 3600,
+}
+
+
+def ensure_staff_realm(cfg: AppSettings) -> RealmInfo:
+    """The staff realm, created on first use with password + mandatory TOTP and short
+    sessions (it stays editable with ``idp realms import``)."""
+    from .realm_io import import_realm
+    from .realms import find_realm, forget_realm, snapshot
+
+    row = db.session.execute(db.select(Realm).filter_by(slug=cfg.staff_realm)
+                             ).scalar_one_or_none()
+    if row is None:
+        row, _ = import_realm(cfg.client_secret_key, {
+            "realm": cfg.staff_realm, "display_name": "Personnel des agences",
+            **STAFF_REALM_SETTINGS})
+    elif not (row.settings or {}).get("otp_required"):
+        row.settings = {**(row.settings or {}), "otp_required": True}
+        forget_realm(row.slug)
+    return find_realm(row.slug) or snapshot(row)
+
+
+def enrolment_link(cfg: AppSettings, member: StaffMember, hours: int = 72) -> str:
+    """A one-time link (URL) where the new staff member chooses a password; the sign-in
+    that follows enrols the TOTP. Only its hash is stored; a new link voids the last."""
+    from datetime import timedelta
+
+    from . import links
+    from .models import ActionToken
+
+    account = member.account
+    links.supersede(account.id, links.RESET_PASSWORD)
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(ActionToken(id=links.digest(raw), customer_id=account.id,
+                               kind=links.RESET_PASSWORD, email=account.email or member.email,
+                               created_at=now, expires_at=now + timedelta(hours=hours)))
+    audit.record("staff_enrolment_link_issued", realm_id=account.realm_id,
+                 customer_id=account.id, hours=hours)
+    return f"{cfg.issuer(account.realm.slug)}/action/{raw}"
 
 
 def grant(member: StaffMember, realm_slug: str, staff_realm: str) -> StaffRealm:
