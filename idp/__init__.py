@@ -11,19 +11,19 @@ from typing import Any
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared import health
 from shared.browsers import is_internet_explorer
 from shared.config import is_https, load_config
 from shared.i18n import pick_locale
 from shared.logging_json import init_request_logging, safe_path
-from shared.security import init_security_headers
+from shared.security import TrustedProxyFix, init_security_headers, parse_networks
 
-from . import account, oidc
+from . import account, admin, api, oidc
+from .account import consents as account_consents
 from .account.views import register_section
 from .commands import register_cli
-from .core import passkeys, staff  # noqa: F401  (declare the passkey and staff tables)
+from .core import crypto, passkeys, staff  # noqa: F401  (declare the passkey and staff tables)
 from .core.models import Realm
 from .core.settings import AppSettings
 from .extensions import babel, csrf, db, limiter, mail, migrate
@@ -31,6 +31,7 @@ from .federation import views as broker
 from .flow import journey_views
 from .flow import views as flow_views
 from .flow.machine import register_completion_hook
+from .web import invalidation
 from .web.context import bind_audit_context
 from .web.mail import deliver_queued
 from .web.session import flow_locale
@@ -62,7 +63,16 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "fr",
     "WTF_CSRF_TIME_LIMIT": None,
     "PROXY_FIX": False,
+    # Comma-separated addresses/CIDRs whose X-Forwarded-* are trusted when PROXY_FIX is on.
+    "TRUSTED_PROXIES": "",
+    # Fernet key(s) sealing signing keys and social client secrets at rest, current first
+    # (docs/security.md); unset in development: derived from SECRET_KEY, with a warning.
+    "DATA_KEY": None,
     "PRODUCTION": False,
+    # Cache invalidations announced to every instance (PostgreSQL LISTEN/NOTIFY,
+    # idp/web/invalidation.py); CACHE_SIGNAL_URL: a direct URL when the main one is PgBouncer.
+    "CACHE_SIGNAL": True,
+    "CACHE_SIGNAL_URL": None,
 }
 log = logging.getLogger(__name__)
 
@@ -81,11 +91,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if settings.production and not is_https(settings.public_url):
         raise RuntimeError("IDP_PUBLIC_URL must be https:// in production")
     app.extensions["idp.settings"] = settings
+    if not crypto.configure(app.config.get("DATA_KEY"), settings.secret_key,
+                            settings.production):
+        log.warning("IDP_DATA_KEY is not set: stored secrets are encrypted with a key "
+                    "derived from SECRET_KEY (development only)")
     if app.config.get("PROXY_FIX"):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        # Forwarded headers only from the configured proxies: a client reaching the port
+        # directly must not choose its own address (rate limits, lockout audit, logs).
+        trusted = app.config.get("TRUSTED_PROXIES")
+        if not parse_networks(trusted):
+            raise RuntimeError("IDP_PROXY_FIX needs IDP_TRUSTED_PROXIES (the proxies' "
+                               "addresses or CIDRs)")
+        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, trusted, x_for=1, x_proto=1, x_host=1)
     logging.getLogger("authlib").setLevel(logging.INFO)
 
     db.init_app(app)
+    invalidation.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(
@@ -118,10 +140,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     """Every blueprint, completion hook and Mon compte section, explicitly, per app."""
     oidc.init_app(app)
-    for bp in (flow_views.bp, journey_views.bp, account.views.bp, broker.bp):
+    for bp in (flow_views.bp, journey_views.bp, account.views.bp, broker.bp,
+               account_consents.bp):
         app.register_blueprint(bp)
     register_completion_hook(app, broker.link_on_complete)
     register_section(app, broker.account_section)
+    register_section(app, account_consents.account_section)
+    admin.init_app(app)  # staff console, second-factor pages, realm theme
+    api.init_app(app)
 
     @app.route("/")
     def index() -> Any:
@@ -177,6 +203,8 @@ def _register_errors(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Any:
         if health.is_db_outage(exc):  # raised while opening the request (no view yet)
             return unavailable(exc)
+        if api.wants_problem(request.path):
+            return api.problems.from_status(exc.code or 500, exc.description)
         if wants_json():
             return jsonify(error=exc.name.lower().replace(" ", "_"),
                            error_description=exc.description), exc.code
@@ -189,6 +217,8 @@ def _register_errors(app: Flask) -> None:
         # The detail goes to the log only: never SQL, tokens or secrets in a response.
         log.exception("unexpected error on %s %s", request.method, safe_path())
         db.session.rollback()
+        if api.wants_problem(request.path):
+            return api.problems.from_status(500)
         if wants_json():
             return jsonify(error="server_error",
                            error_description="An unexpected error occurred"), 500

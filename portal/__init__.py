@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,30 @@ def _select_locale() -> str:
     return pick_locale(request.args.get("lang"))
 
 
+#: Stands for "no SECRET_KEY given" through ``load_config`` (which would otherwise quietly
+#: pick a random key): the portal's cookies and CSRF tokens must not depend on luck.
+_NO_SECRET = "portal-secret-key-not-set"
+
+
+def _require_secret_key(app: Flask) -> None:
+    """Refuse to start without ``PORTAL_SECRET_KEY``, except in tests or explicit
+    development (``PORTAL_DEBUG``/``FLASK_DEBUG``, ``TESTING``), where a random key is used."""
+    if app.config.get("SECRET_KEY") not in (_NO_SECRET, None, ""):
+        return
+    if not (app.config.get("TESTING") or app.config.get("DEBUG")):
+        raise RuntimeError("PORTAL_SECRET_KEY must be set (set PORTAL_DEBUG=1 for a "
+                           "development run with a throwaway key)")
+    app.logger.warning("PORTAL_SECRET_KEY is not set: using a random key (development)")
+    app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the portal app. ``PORTAL_X`` environment variables set the setting ``X``."""
     app = Flask(__name__, instance_relative_config=True)
-    load_config(app, "PORTAL", DEFAULTS, test_config)
+    load_config(app, "PORTAL", {**DEFAULTS, "SECRET_KEY": _NO_SECRET}, test_config)
+    if os.environ.get("PORTAL_SECRET_KEY") == "" and not (test_config or {}).get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _NO_SECRET  # set but empty: as good as missing
+    _require_secret_key(app)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(

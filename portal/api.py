@@ -67,6 +67,10 @@ class IntrospectionValidator:
             raise KeySourceError(str(exc)) from exc
         if not isinstance(claims, dict) or not claims.get("active"):
             raise TokenError("token is not active")
+        # A refresh token is active too, but it is a credential for the token endpoint,
+        # never for this API (RFC 6749 §1.5).
+        if str(claims.get("token_type") or "bearer").lower() not in ("bearer", "access_token"):
+            raise TokenError("not an access token")
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else list(aud or [])
         if self.audience not in audiences:

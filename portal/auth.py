@@ -388,19 +388,26 @@ def backchannel_logout() -> tuple[Response, int]:
     client = oidc()
     try:
         claims = client.verifier.verify_logout_token(token, client_id=client.client_id)
-    except (TokenError, KeySourceError) as exc:
-        log.warning("logout token rejected: %s", exc)
-        return _no_store(jsonify(error="invalid_request", error_description=str(exc))), 400
+    except TokenError as exc:
+        log.warning("logout token rejected: %s", exc.description)
+        return _no_store(jsonify(error="invalid_request",
+                                 error_description=exc.description)), 400
+    except KeySourceError as exc:
+        # The detail names internal URLs: for the log only, never for the caller.
+        log.warning("logout token not verifiable, keys unavailable: %s", exc)
+        return _no_store(jsonify(error="temporarily_unavailable",
+                                 error_description="signing keys unavailable")), 503
     jti = str(claims["jti"])
     now = utcnow()
     db.session.query(UsedLogoutToken).filter(UsedLogoutToken.expires_at <= now).delete()
     if db.session.get(UsedLogoutToken, jti) is not None:
         return _no_store(jsonify(error="invalid_request", error_description="replayed")), 400
+    # Kept as long as the verifier would accept the token: until exp, or iat + max age.
     exp = claims.get("exp")
-    expires = (
-        dt.datetime.fromtimestamp(exp, dt.UTC).replace(tzinfo=None)
-        if isinstance(exp, int | float) else now + dt.timedelta(hours=1)
-    )
+    limit = claims["iat"] + client.verifier.logout_token_max_age
+    until = min(exp, limit) if isinstance(exp, int | float) else limit
+    expires = dt.datetime.fromtimestamp(until + client.verifier.leeway, dt.UTC).replace(
+        tzinfo=None)
     db.session.add(UsedLogoutToken(jti=jti, expires_at=expires + dt.timedelta(minutes=5)))
     db.session.commit()
     ended = end_sessions(client.issuer, sid=claims.get("sid"), sub=claims.get("sub"))

@@ -85,8 +85,10 @@ class JWKSVerifier:
         key_source: Callable[[], KeySet] | None = None,
         extra_issuers: Iterable[str] = (),
         strict_headers: bool = True,
+        logout_token_max_age: float = 600.0,
     ) -> None:
         self.issuer = issuer.rstrip("/")
+        self.logout_token_max_age = logout_token_max_age
         self._jwks_uri = jwks_uri
         self.algorithms = tuple(a for a in algorithms if a != "none" and not a.startswith("HS"))
         self.leeway = leeway
@@ -192,18 +194,23 @@ class JWKSVerifier:
             raise TokenError("invalid signature") from exc
         return dict(decoded.header), dict(decoded.claims)
 
-    def _check_times(self, claims: dict, *, require_exp: bool = True) -> None:
+    def _check_times(self, claims: dict, *, require_exp: bool = True,
+                     max_age: float | None = None) -> None:
+        """``exp`` (required unless ``require_exp`` is false, and then still checked when
+        present), ``iat`` not in the future and, with ``max_age``, not older than that."""
         now = self.clock()
         exp, iat = claims.get("exp"), claims.get("iat")
-        if require_exp:
-            if not isinstance(exp, int | float):
-                raise TokenError("missing exp")
+        if exp is not None or require_exp:
+            if not isinstance(exp, int | float) or isinstance(exp, bool):
+                raise TokenError("missing exp" if exp is None else "invalid exp")
             if exp + self.leeway < now:
                 raise TokenError("token expired")
-        if not isinstance(iat, int | float):
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
             raise TokenError("missing iat")
         if iat - self.leeway > now:
             raise TokenError("token issued in the future")
+        if max_age is not None and iat + max_age + self.leeway < now:
+            raise TokenError("token too old")
         nbf = claims.get("nbf")
         if isinstance(nbf, int | float) and nbf - self.leeway > now:
             raise TokenError("token not yet valid")
@@ -278,7 +285,9 @@ class JWKSVerifier:
         """Validate a back-channel logout token (OpenID Back-Channel Logout 1.0 §2.6).
 
         A logout token must carry the back-channel event and ``sid`` or ``sub``, and must
-        never carry a ``nonce`` (which would let an id_token be used as one).
+        never carry a ``nonce`` (which would let an id_token be used as one). Its ``exp``
+        is checked when present and its ``iat`` may be at most ``logout_token_max_age``
+        seconds old.
         """
         header, claims = self.decode(token)
         typ = str(header.get("typ", "logout+jwt")).lower().removeprefix("application/")
@@ -287,7 +296,10 @@ class JWKSVerifier:
         self._check_issuer(claims)
         if client_id not in self._audiences(claims):
             raise TokenError("wrong audience")
-        self._check_times(claims, require_exp=False)
+        # exp is optional in the spec but checked when present; iat is bounded, so a
+        # captured logout token is worth nothing after LOGOUT_TOKEN_MAX_AGE (the replay
+        # table of its jti need not outlive that).
+        self._check_times(claims, require_exp=False, max_age=self.logout_token_max_age)
         events = claims.get("events")
         if not isinstance(events, dict) or not isinstance(
             events.get(BACKCHANNEL_LOGOUT_EVENT), dict

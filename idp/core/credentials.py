@@ -1,7 +1,9 @@
 """Credentials: argon2id hashing, legacy verifiers, temporary codes, lockout.
 
-Every sign-in attempt costs one argon2 verification whether or not the account exists,
-is locked or pending, so neither the answer nor its timing tells them apart. A failure is
+Every sign-in attempt costs one argon2 verification (plus one legacy-sized hash while the
+realm still has legacy hashes) whether or not the account exists, is locked, pending,
+migrated or shares its address with other accounts, so neither the answer nor its timing
+tells them apart. A failure is
 counted in the database *before* the password is compared (one atomic ``UPDATE``), so
 parallel guesses cannot outrun the lockout.
 """
@@ -20,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import case, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit
+from . import audit, cache
 from .db import db
 from .models import Customer, utcnow
 from .realms import RealmInfo
@@ -44,14 +46,43 @@ def _argon2_ok(cfg: AppSettings, stored: str | None, password: str) -> bool:
 
 
 _dummy: dict[tuple[int, int, int], str] = {}
+#: bcrypt cost of the "legacy slot" spent by checks that verify no legacy hash (the cost
+#: most imported hashes carry): while a realm still holds legacy hashes, every check costs
+#: one argon2 *and* one legacy-sized hash, so not-yet-migrated accounts do not stand out.
+LEGACY_DUMMY_BCRYPT_COST = 10
+_legacy_dummy: dict[int, bytes] = {}
 
 
-def burn_time(cfg: AppSettings, password: str) -> None:
-    """Spend one argon2 verification, as a real check would (unknown or locked accounts)."""
+def burn_time(cfg: AppSettings, password: str, legacy_slot: bool = False) -> None:
+    """Spend one argon2 verification, as a real check would (unknown or locked accounts),
+    plus the legacy slot when the realm still has legacy hashes."""
     key = (cfg.argon2_time_cost, cfg.argon2_memory_cost, cfg.argon2_parallelism)
     if key not in _dummy:
         _dummy[key] = hash_password(cfg, secrets.token_urlsafe(16))
     _argon2_ok(cfg, _dummy[key], password)
+    if legacy_slot:
+        burn_legacy(password)
+
+
+def burn_legacy(password: str) -> None:
+    """Spend one legacy-sized hash (bcrypt at :data:`LEGACY_DUMMY_BCRYPT_COST`)."""
+    cost = LEGACY_DUMMY_BCRYPT_COST
+    if cost not in _legacy_dummy:
+        _legacy_dummy[cost] = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(cost))
+    bcrypt.checkpw(password.encode()[:72], _legacy_dummy[cost])
+
+
+def legacy_slot(realm_id: int) -> bool:
+    """Does the realm still hold legacy hashes? (cached a minute: one query, not one per
+    sign-in). Once every account is migrated, checks stop paying the legacy slot."""
+
+    def load() -> bool:
+        return db.session.execute(
+            db.select(Customer.id).where(Customer.realm_id == realm_id,
+                                         Customer.legacy_hash.is_not(None)).limit(1)
+        ).first() is not None
+
+    return bool(cache.cached("legacy_present", realm_id, load, ttl=60.0))
 
 
 def legacy_format(stored: str) -> str | None:
@@ -66,7 +97,11 @@ def legacy_format(stored: str) -> str | None:
 
 
 def verify_legacy(stored: str, password: str) -> bool:
+    """Check a legacy hash; an unreadable one still costs a legacy-sized hash."""
     kind = legacy_format(stored)
+    if kind is None:
+        burn_legacy(password)
+        return False
     if kind == "bcrypt":
         normalised = "$2b$" + stored[4:]
         try:
@@ -144,24 +179,31 @@ def is_locked(customer: Customer) -> bool:
     return customer.locked_until is not None and customer.locked_until > utcnow()
 
 
-def check_password(cfg: AppSettings, customer: Customer, password: str) -> Attempt:
-    """Verify any of the customer's credentials; always costs about one argon2 check."""
+def check_password(cfg: AppSettings, customer: Customer, password: str,
+                   legacy: bool | None = None) -> Attempt:
+    """Verify any of the customer's credentials at one fixed cost: one argon2 check, plus
+    one legacy-sized hash while the realm still has legacy hashes (``legacy``; looked up
+    when ``None``), so neither the kind of credential nor its absence shows in the timing."""
+    if legacy is None:
+        legacy = legacy_slot(customer.realm_id)
     if customer.password_hash:
-        if _argon2_ok(cfg, customer.password_hash, password):
+        ok = _argon2_ok(cfg, customer.password_hash, password)
+        if legacy:
+            burn_legacy(password)
+        if ok:
             return Attempt(customer)
     elif customer.legacy_hash:
-        # A legacy check is followed by one argon2 so every account costs the same
-        # (a cheaper or dearer path would mark the not-yet-migrated accounts by timing).
+        # The legacy check fills the legacy slot; one argon2 follows, as for everyone.
         ok = verify_legacy(customer.legacy_hash, password)
         burn_time(cfg, password)
         if ok:
             return Attempt(customer, used_legacy=True)
     elif customer.temporary_code_hash:
-        burn_time(cfg, password)  # the keyed hash is cheap: same cost as an argon2 check
+        burn_time(cfg, password, legacy)  # the keyed hash is cheap: pay a full check
         if verify_temporary_code(cfg.code_key, customer.temporary_code_hash, password):
             return Attempt(customer, used_temporary=True)
     else:
-        burn_time(cfg, password)
+        burn_time(cfg, password, legacy)
     return Attempt(None)
 
 
@@ -195,32 +237,37 @@ def _reserve(customer: Customer, policy: BruteForce) -> None:
 def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str) -> Attempt:
     """Check ``login`` + ``password`` with lockout; commits the attempt's bookkeeping."""
     policy = realm.settings.brute_force
+    legacy = legacy_slot(realm.id)
     candidates = find_customers(realm, login)
-    if not candidates:
-        burn_time(cfg, password)
-        audit.record("login_failed", realm_id=realm.id, reason="unknown")
+    if len(candidates) != 1:
+        # Unknown, or an address shared by several accounts (owner and tenant): one check
+        # whatever the number of accounts, never one per account. A shared address does
+        # not sign in; the identifier printed on the notices does.
+        burn_time(cfg, password, legacy)
+        audit.record("login_failed", realm_id=realm.id,
+                     reason="ambiguous_email" if candidates else "unknown")
         db.session.commit()
         return Attempt(None)
-    for customer in candidates:
-        if not is_locked(customer):
-            _reserve(customer, policy)
-            db.session.commit()  # the reservation holds even if this worker dies mid-hash
-        if is_locked(customer) or _over_budget(customer, policy):
-            burn_time(cfg, password)
-            audit.record("login_failed", realm_id=realm.id, customer_id=customer.id,
-                         reason="locked")
-            _apply_lock(customer, policy)
-            db.session.commit()
-            continue
-        attempt = check_password(cfg, customer, password)
-        if attempt.customer is not None:
-            succeed(cfg, customer, password, attempt)
-            db.session.commit()
-            return attempt
-        audit.record("login_failed", realm_id=customer.realm_id, customer_id=customer.id,
-                     reason="bad_password")
+    customer = candidates[0]
+    if not is_locked(customer):
+        _reserve(customer, policy)
+        db.session.commit()  # the reservation holds even if this worker dies mid-hash
+    if is_locked(customer) or _over_budget(customer, policy):
+        burn_time(cfg, password, legacy)
+        audit.record("login_failed", realm_id=realm.id, customer_id=customer.id,
+                     reason="locked")
         _apply_lock(customer, policy)
         db.session.commit()
+        return Attempt(None)
+    attempt = check_password(cfg, customer, password, legacy)
+    if attempt.customer is not None:
+        succeed(cfg, customer, password, attempt)
+        db.session.commit()
+        return attempt
+    audit.record("login_failed", realm_id=customer.realm_id, customer_id=customer.id,
+                 reason="bad_password")
+    _apply_lock(customer, policy)
+    db.session.commit()
     return Attempt(None)
 
 
@@ -228,16 +275,17 @@ def verify_current(cfg: AppSettings, customer: Customer, password: str,
                    policy: BruteForce) -> bool:
     """The current password (Mon compte), with the very same lockout as the sign-in form
     (a success resets the count and re-hashes a legacy hash, as a sign-in does)."""
+    legacy = legacy_slot(customer.realm_id)
     if is_locked(customer):
-        burn_time(cfg, password)
+        burn_time(cfg, password, legacy)
         return False
     _reserve(customer, policy)
     db.session.commit()
     if _over_budget(customer, policy):
-        burn_time(cfg, password)
+        burn_time(cfg, password, legacy)
         _apply_lock(customer, policy)
         return False
-    attempt = check_password(cfg, customer, password)
+    attempt = check_password(cfg, customer, password, legacy)
     if attempt.customer is not None:
         succeed(cfg, customer, password, attempt)
         return True
@@ -257,9 +305,17 @@ def _apply_lock(customer: Customer, policy: BruteForce) -> None:
     temp = customer.temporary_code_hash is not None and customer.password_hash is None
     if (temp and customer.temporary_failures >= policy.temporary_code_max_failures
             and not customer.locked_permanently):
-        customer.locked_permanently = True
-        audit.record("account_locked", realm_id=customer.realm_id, customer_id=customer.id,
-                     permanent=True)
+        # Compare-and-swap: of simultaneous failures past the maximum, one locks and
+        # audits (one event per locked account, so mass-locking reads plainly).
+        won = db.session.execute(
+            update(Customer).where(Customer.id == customer.id,
+                                   Customer.locked_permanently.is_(False))
+            .values(locked_permanently=True).execution_options(synchronize_session=False)
+        ).rowcount == 1
+        set_committed_value(customer, "locked_permanently", True)
+        if won:
+            audit.record("account_locked", realm_id=customer.realm_id,
+                         customer_id=customer.id, permanent=True)
     excess = customer.failed_attempts - policy.failure_factor
     if excess >= 0:
         wait = min(policy.wait_increment_seconds * (2**excess), policy.max_wait_seconds)

@@ -2,25 +2,42 @@
 
 Keys live in the database so every worker signs with the same key; they are parsed once
 per process and held in the one cache (:mod:`idp.core.cache`), invalidated on rotation.
+The private JWK is stored encrypted (:mod:`idp.core.crypto`, ``{"enc": "enc1:..."}``):
+a database dump signs nothing. It is decrypted only when a key is parsed, once per
+process and key id.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import timedelta
 from typing import Any
 
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
 
-from . import cache
+from . import cache, crypto
 from .db import db
-from .models import Realm, SigningKey, utcnow
+from .models import IdentityProvider, Realm, SigningKey, utcnow
 
 SUPPORTED_ALGS = ("RS256", "ES256")
 CACHE_TTL_SECONDS = 30.0
 # A retired key stays in the JWKS this long: longer than any token it may have signed.
 OVERLAP = timedelta(days=1)
+SEALED = "enc"
 
+
+def seal_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
+    """What the ``private_jwk`` column stores: the JWK encrypted with the data key."""
+    return {SEALED: crypto.encrypt(json.dumps(jwk, sort_keys=True))}
+
+
+def private_jwk(row: SigningKey) -> dict[str, Any]:
+    """The clear private JWK of a row (rows from before encryption are read as is)."""
+    stored = dict(row.private_jwk or {})
+    if SEALED in stored:
+        return dict(json.loads(crypto.decrypt(str(stored[SEALED]))))
+    return stored
 
 
 def _generate(alg: str) -> Key:
@@ -32,7 +49,8 @@ def _generate(alg: str) -> Key:
 def create_key(realm: Realm, alg: str) -> SigningKey:
     key = _generate(alg)
     kid = f"{alg.lower()}-{secrets.token_urlsafe(12)}"
-    row = SigningKey(realm_id=realm.id, kid=kid, alg=alg, private_jwk=key.as_dict(private=True))
+    row = SigningKey(realm_id=realm.id, kid=kid, alg=alg,
+                     private_jwk=seal_jwk(key.as_dict(private=True)))
     db.session.add(row)
     db.session.flush()
     return row
@@ -64,7 +82,7 @@ def rotate(realm: Realm) -> list[str]:
 
 def _load(row: SigningKey) -> Key:
     def parse() -> Key:
-        data = dict(row.private_jwk)
+        data = private_jwk(row)
         data["kid"] = row.kid
         return RSAKey.import_key(data) if row.alg == "RS256" else ECKey.import_key(data)
 
@@ -122,3 +140,20 @@ def clear_cache() -> None:
     cache.invalidate("verifier")
     cache.invalidate("active_key")
     cache.invalidate("public_keys")
+
+
+def reencrypt_all() -> dict[str, int]:
+    """Seal every stored secret with the current data key: plaintext rows from before
+    encryption (the backfill) and rows sealed with an older key (the rotation). The
+    caller commits. Idempotent: a second run changes nothing."""
+    done = {"signing_keys": 0, "identity_providers": 0}
+    for row in db.session.execute(db.select(SigningKey)).scalars():
+        sealed = (row.private_jwk or {}).get(SEALED)
+        if sealed is None or crypto.needs_reseal(str(sealed)):
+            row.private_jwk = seal_jwk(private_jwk(row))
+            done["signing_keys"] += 1
+    for idp_row in db.session.execute(db.select(IdentityProvider)).scalars():
+        if crypto.needs_reseal(idp_row.client_secret):
+            idp_row.client_secret = crypto.encrypt(crypto.decrypt(idp_row.client_secret))
+            done["identity_providers"] += 1
+    return done

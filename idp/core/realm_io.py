@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import keys
+from . import crypto, keys
 from .clients import (
     AUTH_METHODS,
     CLIENT_DEFAULTS,
@@ -132,7 +132,10 @@ def upsert_provider(realm: Realm, data: dict[str, Any]) -> IdentityProvider:
         row = IdentityProvider(realm_id=realm.id, alias=alias, settings={})
         db.session.add(row)
     row.client_id = data["client_id"]
-    row.client_secret = data["client_secret"]
+    # Stored encrypted (idp.core.crypto); re-sealed only when it changed, so a repeated
+    # import stays a no-op.
+    if row.client_secret is None or crypto.decrypt(row.client_secret) != data["client_secret"]:
+        row.client_secret = crypto.encrypt(data["client_secret"])
     row.enabled = bool(data.get("enabled", True))
     overrides = {k: data[k] for k in PROVIDER_OVERRIDES if k in data}
     if "request_email" in data and "email_capability" not in data:  # X: documented alias
@@ -167,7 +170,8 @@ def export_realm(realm: Realm) -> dict[str, Any]:
     data.update(realm.settings or {})
     data["clients"] = [snapshot(c).public_metadata() for c in clients]
     data["identity_providers"] = [
-        {"alias": p.alias, "client_id": p.client_id, "client_secret": p.client_secret,
+        {"alias": p.alias, "client_id": p.client_id,
+         "client_secret": crypto.decrypt(p.client_secret),
          "enabled": p.enabled, **(p.settings or {})}
         for p in providers
     ]

@@ -10,6 +10,7 @@ link lives in the server-side sign-in state and dies with it.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import (
@@ -22,9 +23,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, Length
 
-from ..core import audit, interaction
+from ..core import audit, credentials, crypto, interaction
 from ..core.db import db
 from ..core.interaction import Interaction
 from ..core.linking import (
@@ -43,7 +48,7 @@ from ..core.models import Customer, IdentityProvider, SsoSession
 from ..core.providers import PROVIDERS, FederationError, display_name, get_adapter
 from ..flow import machine
 from ..flow.password import password_step
-from ..web import notices
+from ..web import limits, notices, texts
 from ..web.context import app_settings, realm_blueprint
 from ..web.forms import LoginForm
 from ..web.limits import credential_limit
@@ -71,8 +76,10 @@ def provider_row(alias: str) -> IdentityProvider:
 
 
 def adapter_for(row: IdentityProvider) -> Any:
+    # The secret is stored encrypted (idp.core.crypto): opened only to talk to the provider.
     entry = {"alias": row.alias, "client_id": row.client_id,
-             "client_secret": row.client_secret, "enabled": row.enabled, **(row.settings or {})}
+             "client_secret": crypto.decrypt(row.client_secret), "enabled": row.enabled,
+             **(row.settings or {})}
     return get_adapter(row.alias, entry, timeout=app_settings().federation_timeout)
 
 
@@ -334,12 +341,58 @@ def account() -> Any:
     )
 
 
+class ReauthForm(FlaskForm):
+    """The current password, asked again before a new social account is linked."""
+
+    current_password = PasswordField(
+        _l("Mot de passe actuel"),
+        validators=[DataRequired(_l("Veuillez saisir votre mot de passe actuel.")),
+                    Length(max=1024)],
+    )
+
+
+#: Without a password (social-only customers) the sign-in itself must be this recent.
+REAUTH_MAX_AGE = 300
+
+
 @bp.route("/account/social/<alias>/link", methods=["POST"])
+@credential_limit
 def account_link(alias: str) -> Any:
-    customer = _account_customer()
-    if customer is None:
+    """Link another social account from Mon compte: a linked account is a new way in, so
+    whoever holds the session (a shared computer, a stolen cookie) must prove the current
+    password first; the customer is mailed once it is linked."""
+    sso = current_sso()
+    customer = sso.customer if sso is not None else None
+    if sso is None or customer is None:
         return redirect(url_for("flow.login"))
+    provider_row(alias)
+    form = ReauthForm()
+    if not has_password(customer):
+        if time.time() - sso.auth_time <= REAUTH_MAX_AGE:
+            return _begin(alias, "account", customer.id)
+        return _reauth_page(form, alias, _("Pour associer un compte, déconnectez-vous puis "
+                                           "reconnectez-vous d'abord."), 401)
+    if not form.validate_on_submit():
+        return _reauth_page(form, alias, None, 400 if form.current_password.data else 200)
+    if limits.failures_exhausted():
+        return _reauth_page(form, alias, texts.too_many_failures(), 429)
+    ok = credentials.verify_current(app_settings(), customer, form.current_password.data,
+                                    g.realm.settings.brute_force)
+    if not ok:
+        audit.record("federated_link_reauth_failed", realm_id=g.realm.id,
+                     customer_id=customer.id, provider=alias)
+        db.session.commit()
+        limits.count_failure(g.realm.id)
+        return _reauth_page(form, alias, _("Mot de passe incorrect."), 401)
+    db.session.commit()
     return _begin(alias, "account", customer.id)
+
+
+def _reauth_page(form: ReauthForm, alias: str, error: str | None,
+                 status: int) -> tuple[str, int]:
+    form.current_password.data = ""
+    return render_template("federation/link_confirm.html", form=form, alias=alias,
+                           provider=brand(alias), error=error), status
 
 
 def _account_link_done(alias: str, profile: Any, kept: dict[str, Any]) -> Any:

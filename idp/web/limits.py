@@ -21,11 +21,16 @@ from flask import current_app, g
 from limits import parse_many
 
 from ..core import audit
-from ..extensions import limiter
+from ..extensions import db, limiter
 from .context import client_ip
 
 log = logging.getLogger(__name__)
 SPRAY_THRESHOLD = "200/minute"
+
+
+def _spray_threshold() -> str:
+    """Realm-wide failures before the detector fires (``SPRAY_RATE_LIMIT``)."""
+    return str(current_app.config.get("SPRAY_RATE_LIMIT") or SPRAY_THRESHOLD)
 
 
 def address_key(ip: str | None = None) -> str:
@@ -50,11 +55,8 @@ def _enabled() -> bool:
     return bool(current_app.config.get("RATELIMIT_ENABLED", True))
 
 
-def _items(spraying: bool = False) -> list:
-    items = list(parse_many(current_app.config["FAILURE_RATE_LIMIT"]))
-    if spraying:
-        items = [type(i)(max(1, i.amount // 2), i.multiples) for i in items]
-    return items
+def _items() -> list:
+    return list(parse_many(current_app.config["FAILURE_RATE_LIMIT"]))
 
 
 def _strategy():  # the storage-backed limiter (Redis or memory) behind Flask-Limiter
@@ -68,7 +70,14 @@ def failures_exhausted() -> bool:
     key = address_key()
     spraying = _spraying()
     try:
-        return any(not _strategy().test(item, "failures", key) for item in _items(spraying))
+        for item in _items():
+            # The counters are those count_failure hits (a halved item would be another
+            # storage key, always empty): while a spray runs, half the budget is the cap.
+            allowed = max(1, item.amount // 2) if spraying else item.amount
+            stats = _strategy().get_window_stats(item, "failures", key)
+            if item.amount - stats.remaining >= allowed:
+                return True
+        return False
     except Exception:  # storage down: per-process fallback is Flask-Limiter's job
         log.warning("failure budget storage unavailable")
         return False
@@ -82,12 +91,13 @@ def count_failure(realm_id: int) -> None:
     try:
         for item in _items():
             _strategy().hit(item, "failures", key)
-        spray = next(iter(parse_many(SPRAY_THRESHOLD)))
+        spray = next(iter(parse_many(_spray_threshold())))
         if not _strategy().hit(spray, "spray", str(realm_id)):
             once = next(iter(parse_many("1/minute")))
             if _strategy().hit(once, "spray-audit", str(realm_id)):
                 audit.record("password_spray_suspected", realm_id=realm_id,
-                             threshold=SPRAY_THRESHOLD)
+                             threshold=_spray_threshold())
+                db.session.commit()  # the failed attempt's view commits nothing after this
             g.spraying = True
     except Exception:
         log.warning("failure budget storage unavailable")
@@ -97,7 +107,7 @@ def _spraying() -> bool:
     if "realm" not in g:
         return False
     try:
-        spray = next(iter(parse_many(SPRAY_THRESHOLD)))
+        spray = next(iter(parse_many(_spray_threshold())))
         return not _strategy().test(spray, "spray", str(g.realm.id))
     except Exception:
         return False

@@ -47,6 +47,14 @@ def post_form(web, path: str, page_path: str = SOCIAL):
     return web.post(path, data={"csrf_token": csrf_from(page.text)})
 
 
+def link_form(web, alias: str, password: str = PASSWORD):
+    """The link button, then the current password it asks for (issue 9, item 8)."""
+    confirm = post_form(web, f"{SOCIAL}/{alias}/link")
+    assert confirm.status_code == 200 and 'id="link-confirm"' in confirm.text
+    return web.post(f"{SOCIAL}/{alias}/link", data={"csrf_token": csrf_from(confirm.text),
+                                                    "current_password": password})
+
+
 def test_requires_sign_in(web):
     resp = web.get(SOCIAL)
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/realms/{REALM}/login")
@@ -72,7 +80,7 @@ def test_list_shows_linked_and_linkable_providers(web, linked):
 
 
 def test_link_another_provider_from_account(web, linked, social_app):
-    resp = post_form(web, f"{SOCIAL}/x/link")
+    resp = link_form(web, "x")
     assert resp.status_code == 302
     location = web.at_provider(resp.headers["Location"], user="bruno")
     back = web.callback(location)
@@ -91,7 +99,7 @@ def test_link_from_account_refuses_identity_of_another_customer(web, linked, run
     other = Social(social_app.test_client())
     other.social("facebook")
     other.follow(other.link_with_password("facebook", "200002"))
-    resp = post_form(web, f"{SOCIAL}/facebook/link")
+    resp = link_form(web, "facebook")
     back = web.callback(web.at_provider(resp.headers["Location"]))
     assert back.status_code == 409 and 'data-reason="other_customer"' in back.text
     with social_app.app_context():
@@ -100,7 +108,7 @@ def test_link_from_account_refuses_identity_of_another_customer(web, linked, run
 
 
 def test_account_link_callback_for_a_signed_out_browser_is_refused(web, linked, social_app):
-    resp = post_form(web, f"{SOCIAL}/linkedin/link")
+    resp = link_form(web, "linkedin")
     location = web.at_provider(resp.headers["Location"])
     page = web.get(f"/realms/{REALM}/account/")
     web.post(f"/realms/{REALM}/protocol/openid-connect/logout",
@@ -138,7 +146,7 @@ def test_never_unlink_the_last_way_in(web, linked, social_app):
 
 
 def test_without_password_one_of_two_providers_may_go(web, linked, social_app):
-    resp = post_form(web, f"{SOCIAL}/facebook/link")
+    resp = link_form(web, "facebook")
     web.callback(web.at_provider(resp.headers["Location"]))
     with social_app.app_context():
         customer_row(linked).password_hash = None
