@@ -136,16 +136,18 @@ def _service_caller(row: Token, claims: dict, realm_id: int, realm_slug: str,
     if row.customer_id is not None:
         raise Problem("insufficient_scope", "A customer's token never administers anything",
                       headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
-    granted = str(claims.get("scope", "")).split()
+    client = find_client(realm_id, str(claims.get("client_id", "")))
+    if client is None:
+        raise _unauthorized("The token's client is unknown or disabled")
+    # Within the client's scopes *now*: taking a scope away from a client acts at once.
+    registered = set(str(client.get("scope") or "").split())
+    granted = [s for s in str(claims.get("scope", "")).split() if s in registered]
     allowed: set[staff.Action] = set()
     for scope in granted:
         allowed |= SCOPES.get(scope, frozenset())
     if not allowed:
         raise Problem("insufficient_scope", "The token carries no admin scope",
                       headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
-    client = find_client(realm_id, str(claims.get("client_id", "")))
-    if client is None:
-        raise _unauthorized("The token's client is unknown or disabled")
     realms = client.get("admin_realms") or [realm_slug]
     realms = [r for r in realms if isinstance(r, str) and r != staff_realm]
     principal = staff.Principal(actor=f"client:{client.client_id}",

@@ -103,4 +103,16 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
 
 class ClientCredentials(grants.ClientCredentialsGrant):
+    """Scopes within the client's registered ones (the admin API's scopes are granted this
+    way only); none asked for means all of them (RFC 6749 §3.3: a documented default)."""
+
     TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
+
+    def generate_token(self, user: Any = None, scope: str | None = None,
+                       grant_type: str | None = None, expires_in: int | None = None,
+                       include_refresh_token: bool = True) -> dict[str, Any]:
+        client = self.request.client
+        scope = client.get_allowed_scope(scope or client.get("scope"))
+        return super().generate_token(user=user, scope=scope, grant_type=grant_type,
+                                      expires_in=expires_in,
+                                      include_refresh_token=include_refresh_token)
