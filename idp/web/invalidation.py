@@ -1,0 +1,195 @@
+"""Cache invalidations seen by every instance at once: PostgreSQL ``LISTEN/NOTIFY``.
+
+Realms, clients and signing keys live in each process's memory (:mod:`idp.core.cache`)
+because the token endpoint reads them on every request. A write in one process (a server,
+or the ``idp`` CLI) must reach every other one within a second, without a query per
+request. So:
+
+- **send**: :func:`idp.core.cache.invalidate` calls :func:`_announce`, which adds a
+  ``pg_notify('idp_cache', …)`` to the caller's transaction. PostgreSQL delivers it only
+  when that transaction commits, and after the commit: a peer never reloads the old row,
+  and a rolled-back change announces nothing. An invalidation made outside a transaction
+  is announced at once on its own connection.
+- **receive**: one daemon thread per process and database holds a connection in
+  ``LISTEN idp_cache`` and applies each notice with ``invalidate(…, broadcast=False)``
+  (milliseconds after the commit). The request path does no I/O for it: the hot path keeps
+  its speed.
+- **missed notices**: whenever the listening connection is (re)established, and every
+  second while it cannot be, the process forgets its whole cache: after an outage a
+  process cannot know what changed, so it reloads (the cost of one query per entry).
+
+Only with PostgreSQL (``IDP_CACHE_SIGNAL=false`` turns it off). SQLite is a single-host
+development setup: invalidations there stay per process and the caches' short lifetimes
+(10-30 s) bound the staleness. ``IDP_CACHE_SIGNAL_URL`` gives a direct database URL for
+the listening connection when the main one goes through PgBouncer in transaction mode
+(which cannot ``LISTEN``); ``NOTIFY`` itself works through it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Hashable
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from ..core import cache
+from ..core.db import db
+
+CHANNEL = "idp_cache"
+EXTENSION = "idp.invalidation"
+#: How often a connected listener checks that its connection is still alive (a silently
+#: dropped connection would otherwise leave the process deaf).
+PING_SECONDS = 5.0
+#: While the listener cannot connect, the cache is forgotten this often.
+RETRY_SECONDS = 1.0
+#: PostgreSQL refuses NOTIFY payloads from 8000 bytes on; a larger key drops its namespace.
+MAX_PAYLOAD = 7000
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_listeners: dict[str, Listener] = {}
+
+
+def init_app(app: Flask) -> None:
+    """Announce this app's invalidations and listen for its peers' (PostgreSQL only)."""
+    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not uri.startswith("postgresql") or not app.config.get("CACHE_SIGNAL", True):
+        return
+    listen_url = str(app.config.get("CACHE_SIGNAL_URL") or uri)
+    app.extensions[EXTENSION] = listen_url
+    cache.on_invalidate(_announce)  # one module-level function: registered once per process
+
+    @app.before_request
+    def _listening() -> None:
+        # Started by the first request, not by create_app: the CLI builds the app too and
+        # must not listen; under gunicorn each worker process gets its own thread.
+        ensure_listener(listen_url)
+
+
+def encode(namespace: str, key: Hashable | None) -> str:
+    """The notice payload: JSON of the namespace and key (tuples as lists); a key JSON
+    cannot carry (bytes) or too long becomes ``None``, i.e. the whole namespace."""
+    try:
+        payload = json.dumps({"ns": namespace, "key": _plain(key)}, separators=(",", ":"))
+    except TypeError:
+        payload = ""
+    if not payload or len(payload.encode()) > MAX_PAYLOAD:
+        payload = json.dumps({"ns": namespace, "key": None}, separators=(",", ":"))
+    return payload
+
+
+def decode(payload: str) -> tuple[str, Hashable | None]:
+    data = json.loads(payload)
+    return str(data["ns"]), _hashable(data.get("key"))
+
+
+def _plain(key: Any) -> Any:
+    if key is None or isinstance(key, str | int | float | bool):
+        return key
+    if isinstance(key, tuple):
+        return [_plain(k) for k in key]
+    raise TypeError(type(key).__name__)
+
+
+def _hashable(value: Any) -> Hashable | None:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value  # type: ignore[no-any-return]
+
+
+def _announce(namespace: str, key: Hashable | None) -> None:
+    """``cache.on_invalidate`` listener: tell every process, at commit time."""
+    if not has_app_context() or EXTENSION not in current_app.extensions:
+        return
+    payload = encode(namespace, key)
+    statement = text("SELECT pg_notify(:channel, :payload)")
+    params = {"channel": CHANNEL, "payload": payload}
+    if db.session.in_transaction():
+        # Delivered by PostgreSQL when (and only if) the caller commits.
+        db.session.execute(statement, params)
+        return
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(statement, params)
+            conn.commit()
+    except Exception as exc:  # never fail the write that caused it; TTLs bound the damage
+        log.warning("cache invalidation not announced (%s): peers may serve %s for up to "
+                    "its cache lifetime", type(exc).__name__, namespace)
+
+
+def ensure_listener(url: str) -> Listener:
+    """This process's listener for ``url``, started if needed (also after a fork)."""
+    listener = _listeners.get(url)
+    if listener is not None and listener.pid == os.getpid():
+        return listener
+    with _lock:
+        listener = _listeners.get(url)
+        if listener is None or listener.pid != os.getpid():
+            listener = Listener(url)
+            listener.start()
+            _listeners[url] = listener
+    return listener
+
+
+def conninfo(url: str) -> str:
+    """A libpq URL from a SQLAlchemy one (``postgresql+psycopg://`` → ``postgresql://``)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Listener(threading.Thread):
+    """The thread holding ``LISTEN idp_cache`` for one database, reconnecting forever."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(name="idp-cache-listener", daemon=True)
+        self.url = url
+        self.pid = os.getpid()
+        #: Set while listening: tests and probes can wait for it.
+        self.listening = threading.Event()
+        self.received = 0
+
+    def run(self) -> None:
+        import psycopg
+
+        warned = False
+        while True:
+            try:
+                with psycopg.connect(conninfo(self.url), autocommit=True, connect_timeout=3,
+                                     application_name="idp-cache-listener") as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    cache.clear_all()  # whatever changed before we listened
+                    self.listening.set()
+                    if warned:
+                        log.warning("cache invalidation listener connected again")
+                    warned = False
+                    self._serve(conn)
+            except Exception as exc:  # the database is away: reconnect, never die
+                self.listening.clear()
+                if not warned:
+                    log.warning("cache invalidation listener disconnected (%s): caches are "
+                                "forgotten every %.0f s until it reconnects",
+                                type(exc).__name__, RETRY_SECONDS)
+                    warned = True
+            cache.clear_all()
+            time.sleep(RETRY_SECONDS)
+
+    def _serve(self, conn: Any) -> None:
+        while True:
+            for note in conn.notifies(timeout=PING_SECONDS):
+                self.apply(note.payload)
+            conn.execute("SELECT 1")  # raises when the connection died silently
+
+    def apply(self, payload: str) -> None:
+        self.received += 1
+        try:
+            namespace, key = decode(payload)
+        except (ValueError, KeyError, TypeError):
+            cache.clear_all()  # an unreadable notice: forget everything rather than guess
+            return
+        cache.invalidate(namespace, key, broadcast=False)
