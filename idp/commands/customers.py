@@ -150,3 +150,24 @@ def unlock(realm: str, identifier: str) -> None:
     service.unlock(r, _customer(r, identifier))
     db.session.commit()
     click.echo(f"customer {identifier} unlocked")
+
+
+@customers.command("disable")
+@click.option("--realm", required=True)
+@click.option("--identifier", required=True)
+def disable(realm: str, identifier: str) -> None:
+    """Disable a customer: every session, token and sign-in in progress ends at once, on
+    every instance (nothing about a customer is cached)."""
+    r = realm_info(realm)
+    service.set_enabled(app_settings(), r, _customer(r, identifier), False)
+    click.echo(f"customer {identifier} disabled")
+
+
+@customers.command("enable")
+@click.option("--realm", required=True)
+@click.option("--identifier", required=True)
+def enable(realm: str, identifier: str) -> None:
+    """Enable a disabled customer again (they sign in anew)."""
+    r = realm_info(realm)
+    service.set_enabled(app_settings(), r, _customer(r, identifier), True)
+    click.echo(f"customer {identifier} enabled")

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from ..core import outbox
 from ..core.db import db
-from ..web.mail import run_worker_once
+from ..web.mail import send_row
 from .common import echo
 
 mail_group = AppGroup("mail", help="Mail outbox: deliver, retry, list failures.")
@@ -18,11 +18,18 @@ mail_group = AppGroup("mail", help="Mail outbox: deliver, retry, list failures."
 @mail_group.command("worker")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 @click.option("--once", is_flag=True, help="Deliver what is due, then stop.")
-def worker(interval: float, once: bool) -> None:
-    """Deliver queued mails, retrying failures with exponential backoff."""
+@click.option("--max-attempts", default=outbox.MAX_ATTEMPTS, show_default=True,
+              type=click.IntRange(min=1), help="Sends before a mail is failed for good.")
+@click.option("--retry-delay", default=float(outbox.BASE_DELAY_SECONDS), show_default=True,
+              type=click.FloatRange(min=0), help="Seconds before the first retry (doubled "
+              "after each failure).")
+def worker(interval: float, once: bool, max_attempts: int, retry_delay: float) -> None:
+    """Deliver queued mails, retrying failures with exponential backoff. Several workers
+    may run: each mail is claimed by exactly one."""
+    retry = outbox.Retry(max_attempts, retry_delay)
     while True:
         try:
-            sent, unsent = run_worker_once()
+            sent, unsent = outbox.run_once(send_row, retry=retry)
         except Exception as exc:  # database or SMTP outage: keep polling
             db.session.rollback()
             click.echo(f"mail worker: {type(exc).__name__}, retrying", err=True)

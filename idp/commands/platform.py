@@ -166,6 +166,34 @@ def clients_rotate(realm: str, client_id: str, as_json: bool) -> None:
          f"client_secret: {secret}\n(shown once: store it now)")
 
 
+@clients_group.command("disable")
+@click.option("--realm", required=True)
+@click.argument("client_id")
+def clients_disable(realm: str, client_id: str) -> None:
+    """Refuse a client everywhere at once (its tokens stop being issued and refreshed);
+    ``enable`` brings it back with the same secret."""
+    _set_client_enabled(realm, client_id, False)
+
+
+@clients_group.command("enable")
+@click.option("--realm", required=True)
+@click.argument("client_id")
+def clients_enable(realm: str, client_id: str) -> None:
+    """Accept a disabled client again."""
+    _set_client_enabled(realm, client_id, True)
+
+
+def _set_client_enabled(realm: str, client_id: str, enabled: bool) -> None:
+    r = realm_by_slug(realm)
+    row = _client(r, client_id)
+    row.meta = {**(row.meta or {}), "enabled": enabled}
+    forget_client(r.id, client_id)  # announced to every instance when this commits
+    audit.record("admin_client_enabled" if enabled else "admin_client_disabled",
+                 realm_id=r.id, client_id=client_id)
+    db.session.commit()
+    click.echo(f"client {client_id} {'enabled' if enabled else 'disabled'}")
+
+
 @keys_group.command("rotate")
 @click.option("--realm", required=True)
 @click.option("--json", "as_json", is_flag=True)

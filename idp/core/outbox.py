@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
+
+from shared import metrics
 
 from . import audit
 from .db import db
@@ -42,6 +45,7 @@ def enqueue(*, realm_id: int | None, to: str, template: str, context: dict[str, 
     db.session.add(row)
     db.session.flush()
     _queued.set((*_queued.get(), row.id))
+    metrics.mail("queued")
     return row
 
 
@@ -75,22 +79,38 @@ def delivered(row: OutboxMail) -> None:
     row.sent_at = utcnow()
     row.context = None  # link secrets do not outlive the delivery
     row.last_error = None
+    metrics.mail("sent")
 
 
-def failed(row: OutboxMail, error: str) -> None:
-    """Schedule a retry with exponential backoff, or give up after MAX_ATTEMPTS."""
+@dataclass(frozen=True)
+class Retry:
+    """How hard the outbox tries: ``max_attempts`` sends, waiting ``base_delay`` seconds,
+    then twice as long after each failure (30 s, 1 min, 2 min… about an hour in all by
+    default: an SMTP relay restart or a short outage costs no mail)."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    base_delay: float = BASE_DELAY_SECONDS
+
+
+DEFAULT_RETRY = Retry()
+
+
+def failed(row: OutboxMail, error: str, retry: Retry = DEFAULT_RETRY) -> None:
+    """Schedule a retry with exponential backoff, or give up after ``max_attempts``."""
     row.last_error = error[:255]
+    metrics.mail("failed")
     audit.record("mail_failed", realm_id=row.realm_id, customer_id=row.customer_id,
                  template=row.template, attempt=row.attempts)
-    if row.attempts >= MAX_ATTEMPTS:
+    if row.attempts >= retry.max_attempts:
         row.status = FAILED
         return
     row.status = QUEUED
     row.next_attempt_at = utcnow() + timedelta(
-        seconds=BASE_DELAY_SECONDS * 2 ** max(0, row.attempts - 1))
+        seconds=retry.base_delay * 2 ** max(0, row.attempts - 1))
 
 
-def deliver(row_id: int, send: Callable[[OutboxMail], None]) -> bool:
+def deliver(row_id: int, send: Callable[[OutboxMail], None],
+            retry: Retry = DEFAULT_RETRY) -> bool:
     """Claim and send one mail with ``send`` (raises on failure); commits; ``True`` if sent."""
     row = claim(row_id)
     if row is None:
@@ -98,7 +118,7 @@ def deliver(row_id: int, send: Callable[[OutboxMail], None]) -> bool:
     try:
         send(row)
     except Exception as exc:  # any transport error: retried later, never lost
-        failed(row, f"{type(exc).__name__}: {exc}")
+        failed(row, f"{type(exc).__name__}: {exc}", retry)
         db.session.commit()
         return False
     delivered(row)
@@ -106,11 +126,12 @@ def deliver(row_id: int, send: Callable[[OutboxMail], None]) -> bool:
     return True
 
 
-def run_once(send: Callable[[OutboxMail], None], limit: int = 50) -> tuple[int, int]:
+def run_once(send: Callable[[OutboxMail], None], limit: int = 50,
+             retry: Retry = DEFAULT_RETRY) -> tuple[int, int]:
     """Deliver what is due; ``(sent, not sent)``."""
     sent = unsent = 0
     for row_id in due(limit):
-        if deliver(row_id, send):
+        if deliver(row_id, send, retry):
             sent += 1
         else:
             unsent += 1
