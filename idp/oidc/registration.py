@@ -9,6 +9,7 @@ deletes (DELETE) its registration with that token. The rules live in
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from flask import Response, g, jsonify, request
@@ -28,6 +29,21 @@ def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _token_forms(raw: str | None) -> list[str]:
+    """The bearer as sent, and base64-decoded: some client libraries (pyoidc) base64-encode
+    an initial access token that is not a JWT before sending it."""
+    if not raw:
+        return []
+    forms = [raw]
+    try:
+        decoded = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return forms
+    if decoded and decoded.isprintable():
+        forms.append(decoded)
+    return forms
 
 
 def _error(code: str, description: str, status: int = 400) -> Response:
@@ -65,7 +81,11 @@ def register() -> Response:
             return _invalid_token()
         db.session.rollback()
         return _error(exc.code, exc.description)
-    token_id = initial_tokens.spend(g.realm.id, _bearer())
+    token_id = None
+    for candidate in _token_forms(_bearer()):
+        token_id = initial_tokens.spend(g.realm.id, candidate)
+        if token_id is not None:
+            break
     if token_id is None:
         db.session.rollback()
         return _invalid_token()
