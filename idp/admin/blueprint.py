@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ..core import admin as ops
@@ -91,6 +92,12 @@ def _denied(exc: staff.PermissionDenied) -> Any:
                                 or request.path))
     status = 404 if exc.reason == "unknown_realm" else 403
     return render_template("error.html", status=status, message=None), status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    """Console pages answer errors as pages (the admin API beside answers problems)."""
+    return render_template("error.html", status=exc.code, message=None), exc.code or 500
 
 
 @bp.app_context_processor

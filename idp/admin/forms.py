@@ -47,12 +47,12 @@ class ClientForm(FlaskForm):
     post_logout_redirect_uris = TextAreaField(
         _l("URI après déconnexion (une par ligne)"))
     grant_types = MultiCheckbox(_l("Types d'autorisation"),
-                                choices=[(g, g) for g in GRANTS])
+                                choices=list(GRANTS))
     scope = StringField(_l("Portées (scopes)"), validators=[Optional(), Length(max=1000)])
     token_endpoint_auth_method = SelectField(_l("Authentification du client"),
-                                             choices=[(m, m) for m in AUTH_METHODS])
+                                             choices=list(AUTH_METHODS))
     id_token_signed_response_alg = SelectField(_l("Algorithme de signature"),
-                                               choices=[(a, a) for a in SUPPORTED_ALGS])
+                                               choices=list(SUPPORTED_ALGS))
     backchannel_logout_uri = StringField(_l("URI de déconnexion back-channel"),
                                          validators=[Optional(), Length(max=2000)])
     first_party = BooleanField(_l("Application de l'agence (pas d'écran de consentement)"))
