@@ -82,7 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the portal app. ``PORTAL_X`` environment variables set the setting ``X``."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, "PORTAL", {**DEFAULTS, "SECRET_KEY": _NO_SECRET}, test_config)
-    if os.environ.get("PORTAL_SECRET_KEY") == "" and not (test_config or {}).get("SECRET_KEY"):
+    if (test_config or {}).get("SECRET_KEY", os.environ.get("PORTAL_SECRET_KEY")) == "":
         app.config["SECRET_KEY"] = _NO_SECRET  # set but empty: as good as missing
     _require_secret_key(app)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):

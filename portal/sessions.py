@@ -95,7 +95,9 @@ class ServerSessionInterface(SessionInterface):
                 db.session.commit()
             response.delete_cookie(name, domain=domain, path=path)
             return
-        if not session:
+        if not session or (not session.stored and not _worth_keeping(session)):
+            # Anonymous traffic (crawlers, probes, a forged callback) creates no row: one
+            # is written only when there is something to keep.
             return
         if not session.modified and not self.should_set_cookie(app, session):
             return
@@ -136,6 +138,19 @@ class ServerSessionInterface(SessionInterface):
             secure=self.get_cookie_secure(app),
             samesite=self.get_cookie_samesite(app),
         )
+
+
+#: Keys that alone are not worth a row: every page builds the (signed-in only) sign-out
+#: form, whose CSRF token lands in the session even for anonymous visitors, who have no
+#: form to post.
+_NOT_WORTH_A_ROW = frozenset({"csrf_token"})
+
+
+def _worth_keeping(session: PortalSession) -> bool:
+    """Whether a new session holds anything to keep (an emptied ``pending_auth`` or a
+    lone CSRF token does not)."""
+    return any(value not in (None, "", {}, []) for key, value in session.items()
+               if key not in _NOT_WORTH_A_ROW)
 
 
 def end_sessions(issuer: str, *, sid: str | None = None, sub: str | None = None) -> int:
