@@ -8,10 +8,24 @@ realm settings, client metadata): the models check shapes, the core checks meani
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+#: A time in a response: the database's naive UTC, sent as RFC 3339 with its offset.
+Time = Annotated[datetime, AfterValidator(_aware)]
+#: A time in a query: any offset accepted, compared as naive UTC like the database.
+QueryTime = Annotated[datetime, AfterValidator(_naive_utc)]
 
 STATUS = Literal["migration_pending", "email_to_verify", "active", "locked", "disabled"]
 AUTH_METHOD = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -63,7 +77,7 @@ class CustomerSummary(BaseModel):
     given_name: str | None = None
     family_name: str | None = None
     status: STATUS
-    created_at: datetime
+    created_at: Time
 
 
 class CustomerPage(BaseModel):
@@ -77,13 +91,13 @@ class CustomerPage(BaseModel):
 class LinkedAccount(BaseModel):
     provider: str
     email: str | None = None
-    linked_at: datetime
+    linked_at: Time
 
 
 class OpenSession(BaseModel):
     id: str
-    created_at: datetime
-    last_seen: datetime
+    created_at: Time
+    last_seen: Time
     ip: str | None = None
 
 
@@ -91,16 +105,16 @@ class ConsentOut(BaseModel):
     client_id: str
     client_name: str
     scopes: list[str]
-    granted_at: datetime
+    granted_at: Time
 
 
 class Customer(CustomerSummary):
     enabled: bool
     required_actions: list[str]
     locked: bool
-    activated_at: datetime | None = None
-    updated_at: datetime
-    last_sign_ins: list[datetime]
+    activated_at: Time | None = None
+    updated_at: Time
+    last_sign_ins: list[Time]
     linked_accounts: list[LinkedAccount]
     sessions: list[OpenSession]
     consents: list[ConsentOut]
@@ -259,7 +273,7 @@ class InitialTokenCreate(Request):
 
 class InitialToken(BaseModel):
     id: int
-    expires_at: datetime
+    expires_at: Time
     max_uses: int
     uses: int = 0
     created_by: str | None = None
@@ -276,8 +290,8 @@ class EventQuery(Query):
     type: str | None = Field(default=None, max_length=64, description="Event type, e.g. login")
     customer: str | None = Field(default=None, max_length=64, description="Identifier")
     actor: str | None = Field(default=None, max_length=320)
-    since: datetime | None = None
-    until: datetime | None = None
+    since: QueryTime | None = None
+    until: QueryTime | None = None
     cursor: int | None = Field(default=None, ge=1, le=2**62,
                                description="next_cursor of the previous page")
     limit: int = Field(default=100, ge=1, le=500)
@@ -285,7 +299,7 @@ class EventQuery(Query):
 
 class Event(BaseModel):
     id: int
-    time: datetime
+    time: Time
     realm: str
     type: str
     customer: str | None = None
