@@ -111,7 +111,7 @@ def _announce(namespace: str, key: Hashable | None) -> None:
     payload = encode(namespace, key)
     statement = text("SELECT pg_notify(:channel, :payload)")
     params = {"channel": CHANNEL, "payload": payload}
-    if db.session.in_transaction():
+    if db.session().in_transaction():
         # Delivered by PostgreSQL when (and only if) the caller commits.
         db.session.execute(statement, params)
         return
