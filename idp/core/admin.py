@@ -269,7 +269,7 @@ def clean_client_meta(data: dict[str, Any]) -> dict[str, Any]:
     """Console/API input → RFC 7591 metadata, checked as realm import checks it."""
     meta: dict[str, Any] = {}
     for name in LIST_FIELDS:
-        value = data.get(name, [])
+        value = data.get(name) or []
         if isinstance(value, str):
             value = [v.strip() for v in value.splitlines() if v.strip()]
         meta[name] = value
@@ -280,10 +280,10 @@ def clean_client_meta(data: dict[str, Any]) -> dict[str, Any]:
     meta["first_party"] = bool(data.get("first_party"))
     if "enabled" in data:
         meta["enabled"] = bool(data["enabled"])
-    unknown = [g for g in meta.get("grant_types", []) if g not in GRANTS]
+    unknown = [g for g in meta["grant_types"] if g not in GRANTS]
     if unknown:
         raise AdminError("invalid_client", f"unsupported grant type: {unknown[0]}")
-    for uri in [*meta.get("redirect_uris", []), *meta.get("post_logout_redirect_uris", []),
+    for uri in [*meta["redirect_uris"], *meta["post_logout_redirect_uris"],
                 meta.get("backchannel_logout_uri") or ""]:
         if uri and not uri.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise AdminError("invalid_client", f"not an https URI: {uri}")

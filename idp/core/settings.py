@@ -175,6 +175,10 @@ class RealmSettings:
     def __post_init__(self) -> None:
         if self.brand_color and not _COLOR.match(self.brand_color):
             raise SettingsError(f"brand_color: expected #rrggbb, got {self.brand_color!r}")
+        if self.brand_color and _contrast_with_white(self.brand_color) < 4.5:
+            # White text sits on this colour (header, buttons): WCAG 2.1 AA needs 4.5:1.
+            raise SettingsError(f"brand_color: {self.brand_color} is too light for white "
+                                "text (contrast under 4.5:1)")
         if self.logo_url and not (_LOGO.match(self.logo_url) and len(self.logo_url) <= 200_000):
             raise SettingsError("logo_url: expected a path on this server (/static/…) or a "
                                 "data:image/png|jpeg|gif|webp|svg+xml;base64 URI under 200 kB")
@@ -191,6 +195,16 @@ class RealmSettings:
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _LOGO = re.compile(r"^(/[A-Za-z0-9._~-][A-Za-z0-9._~/-]*"
                    r"|data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=]+)$")
+
+
+def _contrast_with_white(color: str) -> float:
+    """WCAG 2.1 contrast ratio of ``#rrggbb`` against white."""
+    def channel(hex2: str) -> float:
+        c = int(hex2, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(color[i:i + 2]) for i in (1, 3, 5))
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
 
 
 def _parse_dataclass(cls: Any, data: Mapping[str, Any], where: str) -> Any:

@@ -18,8 +18,9 @@ from tests.idp.conftest import REALM, csrf_from, make_customer
 from tests.support.realms import import_realm
 
 # The idp's fixtures (app with its realm and clients, test client, CLI runner, customer).
-app, client, runner, customer = (idp_fixtures.app, idp_fixtures.client, idp_fixtures.runner,
-                                 idp_fixtures.customer)
+app, client, runner, customer, flow = (idp_fixtures.app, idp_fixtures.client,
+                                       idp_fixtures.runner, idp_fixtures.customer,
+                                       idp_fixtures.flow)
 OTHER = "lyon"
 STAFF = "agency-staff"
 PASSWORD = "Console-2026!x"
@@ -129,7 +130,7 @@ def paris_admin(staff_factory):
 
 
 @pytest.fixture
-def customers_in_both(runner, app):
+def customers_in_both(runner, app, realms):
     make_customer(runner, "100001", given_name="Marie", family_name="Dupont")
     make_customer(runner, "100002", password=None, email=None, verified=False,
                   temporary_password="123456", given_name="Jean", family_name="Martin")
