@@ -16,6 +16,12 @@ from idp.core.cache import clear_all as clear_cache
 from idp.core.models import Customer, Token, utcnow
 from idp.core.realms import find_realm
 from idp.extensions import db
+from tests.e2e.conftest import (  # noqa: F401 (the browser test's fixtures, lazily started)
+    browser_type_launch_args,
+    desktop_page,
+    idp_server,
+    smtp,
+)
 from tests.support.realms import import_realm
 
 PARIS = "paris"
