@@ -51,6 +51,13 @@ credential_limit = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_L
                                         key_func=address_key)
 
 
+def _ns(name: str) -> str:
+    """A storage namespace under the app's ``RATELIMIT_KEY_PREFIX`` (Flask-Limiter adds it
+    to its own limits only): deployments sharing one Redis keep their counters apart."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    return f"{prefix}:{name}" if prefix else name
+
+
 def _enabled() -> bool:
     return bool(current_app.config.get("RATELIMIT_ENABLED", True))
 
@@ -74,7 +81,7 @@ def failures_exhausted() -> bool:
             # The counters are those count_failure hits (a halved item would be another
             # storage key, always empty): while a spray runs, half the budget is the cap.
             allowed = max(1, item.amount // 2) if spraying else item.amount
-            stats = _strategy().get_window_stats(item, "failures", key)
+            stats = _strategy().get_window_stats(item, _ns("failures"), key)
             if item.amount - stats.remaining >= allowed:
                 return True
         return False
@@ -90,11 +97,11 @@ def count_failure(realm_id: int) -> None:
     key = address_key()
     try:
         for item in _items():
-            _strategy().hit(item, "failures", key)
+            _strategy().hit(item, _ns("failures"), key)
         spray = next(iter(parse_many(_spray_threshold())))
-        if not _strategy().hit(spray, "spray", str(realm_id)):
+        if not _strategy().hit(spray, _ns("spray"), str(realm_id)):
             once = next(iter(parse_many("1/minute")))
-            if _strategy().hit(once, "spray-audit", str(realm_id)):
+            if _strategy().hit(once, _ns("spray-audit"), str(realm_id)):
                 audit.record("password_spray_suspected", realm_id=realm_id,
                              threshold=_spray_threshold())
                 db.session.commit()  # the failed attempt's view commits nothing after this
@@ -108,6 +115,6 @@ def _spraying() -> bool:
         return False
     try:
         spray = next(iter(parse_many(_spray_threshold())))
-        return not _strategy().test(spray, "spray", str(g.realm.id))
+        return not _strategy().test(spray, _ns("spray"), str(g.realm.id))
     except Exception:
         return False
