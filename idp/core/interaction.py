@@ -35,6 +35,8 @@ class Interaction:
     customer_id: int | None = None
     credential_version: int | None = None
     amr: list[str] = field(default_factory=list)
+    #: The SSO session's ``acr`` once completed: "2" after a passkey, None (= "1") else.
+    acr: str | None = None
     idp: str | None = None
     used_temporary: bool = False
     #: The locale asked by ``ui_locales`` (every screen and mail of the flow follows it).
@@ -100,11 +102,15 @@ def save(ix: Interaction) -> None:
 
 
 def authenticated(ix: Interaction, customer: Customer, amr: list[str], idp: str | None = None,
-                  used_temporary: bool = False) -> None:
-    """A credential was proven: bind the state to this customer and credential version."""
+                  used_temporary: bool = False, acr: str | None = None) -> None:
+    """A credential was proven: bind the state to this customer and credential version.
+
+    ``acr`` is set (not kept) so a password proof after a passkey one drops back to "1".
+    """
     ix.customer_id = customer.id
     ix.credential_version = customer.credential_version or 0
     ix.amr = list(amr)
+    ix.acr = acr
     ix.idp = idp
     ix.used_temporary = used_temporary
     save(ix)

@@ -62,7 +62,8 @@ def start(customer: Customer, amr: list[str], idp: str | None, *, user_agent: st
     )
     db.session.add(row)
     db.session.flush()
-    audit.record("login", realm_id=customer.realm_id, customer_id=customer.id, amr=amr, idp=idp)
+    audit.record("login", realm_id=customer.realm_id, customer_id=customer.id, amr=amr, idp=idp,
+                 acr=acr)
     return row
 
 

@@ -45,6 +45,18 @@ def register_completion_hook(app: Any, hook: CompletionHook) -> None:
     app.extensions.setdefault(HOOKS_KEY, []).append(hook)
 
 
+# A completion step is a page shown once nothing is owed, before completion (the passkey
+# offer): ``step(customer, interaction)`` names its endpoint, or None when it has nothing
+# to show. The page hands back to :func:`next_step`, so a step must answer None once done.
+CompletionStep = Callable[[Customer, Interaction | None], str | None]
+STEPS_KEY = "idp.completion_steps"
+
+
+def register_completion_step(app: Any, step: CompletionStep) -> None:
+    """Explicit, per app (called from ``create_app``), like the completion hooks."""
+    app.extensions.setdefault(STEPS_KEY, []).append(step)
+
+
 def register_action_page(app: Any, action: str, endpoint: str) -> None:
     app.extensions.setdefault("idp.action_pages", {})[action] = endpoint
 
@@ -99,11 +111,11 @@ def ensure_interaction() -> Interaction:
 
 
 def authenticated(customer: Customer, amr: list[str], idp: str | None = None,
-                  used_temporary: bool = False) -> Response:
+                  used_temporary: bool = False, acr: str | None = None) -> Response:
     """A credential was proven: bind the sign-in state to the customer, then drain
-    required actions."""
+    required actions. ``acr``: what the proof is worth ("2" for a passkey)."""
     ix = ensure_interaction()
-    interaction.authenticated(ix, customer, amr, idp, used_temporary)
+    interaction.authenticated(ix, customer, amr, idp, used_temporary, acr=acr)
     db.session.commit()
     return next_step()
 
@@ -135,13 +147,17 @@ def next_step() -> Response:
             return redirect(url_for(page, realm=g.realm.slug))
     if g.realm.settings.otp_required and _second_factor_due(customer):
         return redirect(url_for("flow.login", realm=g.realm.slug))  # no OTP page: refuse
+    for step in current_app.extensions.get(STEPS_KEY, []):
+        endpoint = step(customer, current_interaction())
+        if endpoint:
+            return redirect(url_for(endpoint, realm=g.realm.slug))
     return complete(customer)
 
 
 def complete(customer: Customer) -> Response:
     ix = current_interaction()
     assert ix is not None
-    sso = sign_in(customer, ix.amr or ["pwd"], ix.idp)
+    sso = sign_in(customer, ix.amr or ["pwd"], ix.idp, acr=ix.acr)
     for hook in current_app.extensions.get(HOOKS_KEY, []):
         hook(customer, ix, sso)
     if not interaction.complete(ix, sso.id):

@@ -43,7 +43,8 @@ def discovery() -> Response:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,
-        "acr_values_supported": ["1"],
+        # "1": a password (or social) sign-in; "2": a passkey with user verification.
+        "acr_values_supported": ["1", "2"],
         "ui_locales_supported": ["fr", "en"],
         "claim_types_supported": ["normal"],
         "authorization_response_iss_parameter_supported": True,

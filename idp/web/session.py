@@ -66,14 +66,18 @@ def current_sso() -> SsoSession | None:
     return g.sso
 
 
-def sign_in(customer: Customer, amr: list[str], idp: str | None) -> SsoSession:
-    """Start the SSO session: a new ``sid`` and a fresh cookie (no session fixation)."""
+def sign_in(customer: Customer, amr: list[str], idp: str | None,
+            acr: str | None = None) -> SsoSession:
+    """Start the SSO session: a new ``sid`` and a fresh cookie (no session fixation).
+
+    ``acr`` is what the proof was worth ("2" for a passkey); None means a password's "1".
+    """
     keep = {k: session[k] for k in ("locale",) if k in session}
     old = session.get(SID_KEY)
     session.clear()
     session.update(keep)
     row = sessions.start(customer, amr, idp, user_agent=request.user_agent.string or "",
-                         ip=request.remote_addr, replaces=old)
+                         ip=request.remote_addr, replaces=old, acr=acr or "1")
     session[SID_KEY] = row.id
     session.permanent = False
     g.sso = row
