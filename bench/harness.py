@@ -199,6 +199,9 @@ REALM = {
     "clients": [
         {"client_id": "svc", "grant_types": ["client_credentials"], "redirect_uris": [],
          "token_endpoint_auth_method": "client_secret_basic", "scope": "customer"},
+        {"client_id": "svc_es", "grant_types": ["client_credentials"], "redirect_uris": [],
+         "token_endpoint_auth_method": "client_secret_basic", "scope": "customer",
+         "access_token_signed_response_alg": "ES256"},
         {"client_id": "portal", "redirect_uris": ["http://127.0.0.1:9/cb"],
          "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
          "token_endpoint_auth_method": "client_secret_basic", "first_party": True,

@@ -186,6 +186,17 @@ def client_credentials(idp: Idp, _tmp: Path) -> Iterator[Load]:
 
 
 @contextmanager
+def client_credentials_es256(idp: Idp, _tmp: Path) -> Iterator[Load]:
+    """The same grant for a client whose access tokens are ES256
+    (``access_token_signed_response_alg``)."""
+    url = idp.endpoint("token")
+    yield Load(idp.server, url, FIXED_REQUEST, lambda: {
+        "METHOD": "POST", "PATH": path_of(url), "BODY": "grant_type=client_credentials",
+        "HEADERS": {"Authorization": basic("svc_es", idp.secrets["svc_es"]),
+                    "Content-Type": FORM}})
+
+
+@contextmanager
 def refresh(idp: Idp, _tmp: Path) -> Iterator[Load]:
     url = idp.endpoint("token")
     session = signed_in(idp)
@@ -267,6 +278,8 @@ def portal_api(idp: Idp, tmp: Path) -> Iterator[Load]:
 
 WORKLOADS = [
     Workload("client_credentials", "client-credentials grants", client_credentials),
+    Workload("client_credentials_es256", "client-credentials grants, ES256 access token",
+             client_credentials_es256),
     Workload("refresh", "refresh grants (rotation)", refresh),
     Workload("code_flow", "code flows, SSO session, PKCE", code_flows),
     Workload("sign_in", "password sign-ins (default argon2id)", sign_in, min_seconds=15),

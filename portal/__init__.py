@@ -128,6 +128,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     errors.init_app(app)
     # Probes, /metrics, request ids (forwarded to the idp) and JSON request lines.
+    with app.app_context():
+        health.ping_when_idle(db.engine)
     health.init_probes(app, {"database": health.database_check(lambda: db.engine)})
     health.init_metrics_endpoint(app)
     init_request_logging(app, "portal", quiet_paths=health.PROBE_PATHS)

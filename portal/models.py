@@ -9,6 +9,7 @@ keep sums exact.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -101,6 +102,25 @@ class Customer(db.Model):
         return db.session.scalar(
             select(cls).where(cls.issuer == issuer, cls.customer_id == customer_id)
         )
+
+
+def summary(issuer: str, customer_id: str) -> Any | None:
+    """What ``GET /api/v1/me`` shows, in one round trip: the name, the balance, the number
+    of open interventions and the agency (columns ``display_name``, ``balance``,
+    ``open_interventions``, ``agency_code``, ``agency_name``, ``agency_phone``)."""
+    balance = (select(func.coalesce(func.sum(LedgerEntry.credit_cents
+                                             - LedgerEntry.debit_cents), 0))
+               .where(LedgerEntry.customer_pk == Customer.id).scalar_subquery())
+    open_count = (select(func.count()).select_from(Intervention)
+                  .where(Intervention.customer_pk == Customer.id,
+                         Intervention.status == "en_cours").scalar_subquery())
+    return db.session.execute(
+        select(Customer.display_name, balance.label("balance"),
+               open_count.label("open_interventions"), Agency.code.label("agency_code"),
+               Agency.name.label("agency_name"), Agency.phone.label("agency_phone"))
+        .outerjoin(Agency, Agency.id == Customer.agency_id)
+        .where(Customer.issuer == issuer, Customer.customer_id == customer_id)
+    ).first()
 
 
 class _Owned:

@@ -10,12 +10,14 @@ and a customer hitting an instance during an outage must get a 503 with ``Retry-
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,8 @@ RETRY_AFTER_SECONDS = 5
 CONNECT_TIMEOUT = 3
 READY_STATEMENT_TIMEOUT_MS = 2000
 PROBE_PATHS = ("/healthz", "/readyz")
+# A pooled connection idle longer than this is tested before use (ping_when_idle).
+IDLE_PING_SECONDS = 5.0
 
 UNAVAILABLE_TEXT = {
     "fr": "Le service est momentanément indisponible. Veuillez réessayer dans quelques instants.",
@@ -38,8 +42,13 @@ Check = Callable[[], bool]
 def engine_options(uri: str, configured: Mapping[str, Any] | None) -> dict[str, Any]:
     """SQLAlchemy engine options that let an instance ride out a database restart.
 
-    ``pool_pre_ping`` tests a pooled connection before handing it out, so connections
-    killed by a PostgreSQL restart are replaced instead of failing requests forever;
+    A pooled connection idle for a while is tested before it is handed out
+    (:func:`ping_when_idle`, installed by each app on its engine), so connections killed
+    by a PostgreSQL restart are replaced instead of failing requests forever; one that
+    served a request in the last seconds is not (SQLAlchemy's ``pool_pre_ping`` made a
+    ``SELECT 1`` round trip on *every* checkout: one per request, a quarter of a token
+    grant's database time). The pool is sized for the gthread worker: one connection per
+    thread plus one (``GUNICORN_THREADS``), a few more under bursts.
     ``connect_timeout`` bounds how long a request waits for an unreachable server;
     ``hide_parameters`` keeps bound values (hashes, codes, e-mails) out of error messages,
     which end up in logs. Options already configured win.
@@ -48,11 +57,36 @@ def engine_options(uri: str, configured: Mapping[str, Any] | None) -> dict[str, 
     options.setdefault("hide_parameters", True)
     backend = make_url(uri).get_backend_name()
     if backend == "postgresql":
-        options.setdefault("pool_pre_ping", True)
+        threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+        options.setdefault("pool_size", threads + 1)
+        options.setdefault("max_overflow", threads)
         connect_args = dict(options.get("connect_args") or {})
         connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT)
         options["connect_args"] = connect_args
     return options
+
+
+def ping_when_idle(engine: Any, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Test a pooled PostgreSQL connection before handing it out when it sat idle more
+    than ``idle_seconds`` (a failed test discards it and the pool opens another). A busy
+    instance makes no extra round trip; a connection broken within the last seconds fails
+    one request (503), and SQLAlchemy then invalidates the whole pool."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise sa_exc.DisconnectionError(type(exc).__name__) from exc
 
 
 def is_db_outage(error: BaseException | None) -> bool:

@@ -142,15 +142,17 @@ def init_request_logging(app: Flask, name: str, quiet_paths: tuple[str, ...] = (
         seconds = time.perf_counter() - g.get("request_started", time.perf_counter())
         endpoint = request.endpoint or ("unmatched" if request.url_rule is None else "unknown")
         metrics.observe_request(name, request.method, endpoint, response.status_code, seconds)
-        if request.path in quiet_paths and response.status_code < 400:
+        status = response.status_code
+        if status < 400 and request.path in quiet_paths:
             return response
+        if not ACCESS_LOG.isEnabledFor(logging.INFO):
+            return response
+        path, method = safe_path(), request.method
         ACCESS_LOG.info(
-            "%s %s %s %.1fms", request.method, safe_path(), response.status_code,
-            seconds * 1000,
-            extra={"app": name, "method": request.method, "path": safe_path(),
-                   "endpoint": endpoint, "status": response.status_code,
-                   "duration_ms": round(seconds * 1000, 1), "request_id": request_id,
-                   "remote_addr": request.remote_addr},
+            "%s %s %s %.1fms", method, path, status, seconds * 1000,
+            extra={"app": name, "method": method, "path": path, "endpoint": endpoint,
+                   "status": status, "duration_ms": round(seconds * 1000, 1),
+                   "request_id": request_id, "remote_addr": request.remote_addr},
         )
         return response
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..extensions import limiter
 from . import (
     authorize,
     discovery,
@@ -25,4 +26,7 @@ __all__ = ["authorize", "discovery", "end_session", "init_app", "introspection",
 
 def init_app(app: Flask) -> None:
     init_server(app)
+    # Protocol endpoints are bounded by client authentication and single-use codes and
+    # tokens, not per-address budgets: Flask-Limiter's per-request check stays off them.
+    limiter.exempt(bp)
     app.register_blueprint(bp)

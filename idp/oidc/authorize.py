@@ -36,6 +36,7 @@ from ..web.session import current_sso
 from .blueprint import PROTOCOL, bp
 
 RESPONSE_MODES = ("query", "form_post")
+_CODE = AuthorizationCode.__table__
 
 
 class AuthorizationError(Exception):
@@ -204,23 +205,24 @@ def issue_code(req: AuthzRequest, sso: SsoSession) -> str:
     assert req.client is not None
     code = tokens.opaque()
     args = req.args
-    db.session.add(AuthorizationCode(
-        code_hash=tokens.digest(code),
-        client_pk=req.client.pk,
-        customer_id=sso.customer_id,
-        sid=sso.id,
-        redirect_uri=req.redirect_uri,
-        scope=req.scope,
-        nonce=args.get("nonce"),
-        code_challenge=args.get("code_challenge"),
-        code_challenge_method="S256" if args.get("code_challenge") else None,
-        auth_time=sso.auth_time,
-        acr=sso.acr,
-        amr=list(sso.amr or []),
-        idp=sso.idp,
-        claims=req.claims,
-        expires_at=utcnow() + timedelta(seconds=g.realm.settings.code_lifetime),
-    ))
+    # One plain INSERT (Core, no ORM unit of work), committed with the session's touch.
+    db.session.execute(_CODE.insert(), {
+        "code_hash": tokens.digest(code),
+        "client_pk": req.client.pk,
+        "customer_id": sso.customer_id,
+        "sid": sso.id,
+        "redirect_uri": req.redirect_uri,
+        "scope": req.scope,
+        "nonce": args.get("nonce"),
+        "code_challenge": args.get("code_challenge"),
+        "code_challenge_method": "S256" if args.get("code_challenge") else None,
+        "auth_time": sso.auth_time,
+        "acr": sso.acr,
+        "amr": list(sso.amr or []),
+        "idp": sso.idp,
+        "claims": req.claims,
+        "expires_at": utcnow() + timedelta(seconds=g.realm.settings.code_lifetime),
+    })
     sessions.touch(sso)
     db.session.commit()
     return code

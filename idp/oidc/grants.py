@@ -12,7 +12,6 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
-from sqlalchemy import update
 
 from ..core import audit, tokens
 from ..core.clients import AUTH_METHODS, CONFIDENTIAL_METHODS
@@ -20,21 +19,38 @@ from ..core.db import db
 from ..core.logout import revoke_where
 from ..core.models import AuthorizationCode, Customer, Token, utcnow
 
-
-def _claim_code(row: AuthorizationCode) -> bool:
-    return db.session.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=utcnow()).execution_options(synchronize_session=False)
-    ).rowcount == 1
+_CODE = AuthorizationCode.__table__
+_TOKEN = Token.__table__
 
 
-def _rotate(row: Token) -> bool:
-    return db.session.execute(
-        update(Token)
-        .where(Token.id == row.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
-        .values(rotated_at=utcnow()).execution_options(synchronize_session=False)
-    ).rowcount == 1
+def redeem_code(code: str, client_pk: int) -> AuthorizationCode | None:
+    """Mark the code used and return it, in one ``UPDATE … RETURNING``: the lookup *is* the
+    compare-and-swap, so of two simultaneous redemptions exactly one gets the row. ``None``:
+    unknown, another client's, expired, or already used (reuse is handled by the caller)."""
+    now = utcnow()
+    row = db.session.execute(
+        _CODE.update()
+        .where(_CODE.c.code_hash == tokens.digest(code), _CODE.c.client_pk == client_pk,
+               _CODE.c.used_at.is_(None), _CODE.c.expires_at > now)
+        .values(used_at=now).returning(*_CODE.c)
+    ).first()
+    # A detached (transient) object: Authlib's hooks read it, nothing flushes it.
+    return AuthorizationCode(**row._mapping) if row is not None else None
+
+
+def rotate_refresh(refresh_token: str, client_pk: int, realm_id: int) -> Token | None:
+    """Rotate a live refresh token of this client in one ``UPDATE … RETURNING`` (the
+    lookup is the compare-and-swap: exactly one of two simultaneous uses wins)."""
+    now = utcnow()
+    row = db.session.execute(
+        _TOKEN.update()
+        .where(_TOKEN.c.refresh_hash == tokens.digest(refresh_token),
+               _TOKEN.c.client_pk == client_pk, _TOKEN.c.realm_id == realm_id,
+               _TOKEN.c.rotated_at.is_(None), _TOKEN.c.revoked_at.is_(None),
+               _TOKEN.c.refresh_expires_at > now)
+        .values(rotated_at=now).returning(*_TOKEN.c)
+    ).first()
+    return Token(**row._mapping) if row is not None else None
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
@@ -44,18 +60,23 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         raise NotImplementedError("codes are issued by idp.oidc.authorize")
 
     def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
+        won = redeem_code(code, client.pk)
+        if won is not None:
+            return won
+        # Lost: find out why (the rare path). Reuse of this client's live code revokes
+        # what it produced.
         row = db.session.execute(
-            db.select(AuthorizationCode).filter_by(code_hash=tokens.digest(code))
-        ).scalar_one_or_none()
-        if row is None or row.client_pk != client.pk or row.expires_at <= utcnow():
+            db.select(_CODE.c.id, _CODE.c.client_pk, _CODE.c.customer_id, _CODE.c.used_at,
+                      _CODE.c.expires_at).where(_CODE.c.code_hash == tokens.digest(code))
+        ).first()
+        if (row is None or row.client_pk != client.pk or row.expires_at <= utcnow()
+                or row.used_at is None):
             return None
-        if row.used_at is not None or not _claim_code(row):
-            revoked = revoke_where(Token.code_id == row.id)
-            audit.record("code_reused", realm_id=client.realm_id, customer_id=row.customer_id,
-                         client_id=client.client_id, revoked=revoked)
-            db.session.commit()
-            return None
-        return row
+        revoked = revoke_where(Token.code_id == row.id)
+        audit.record("code_reused", realm_id=client.realm_id, customer_id=row.customer_id,
+                     client_id=client.client_id, revoked=revoked)
+        db.session.commit()
+        return None
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Already marked used, atomically, when it was looked up."""
@@ -76,26 +97,31 @@ class RefreshGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        client = self.request.client
+        if client is None or len(refresh_token) > 128:
+            return None
+        won = rotate_refresh(refresh_token, client.pk, client.realm_id)
+        if won is not None:
+            return won
+        # Lost: unknown, revoked, expired, another client's, or already rotated (reuse:
+        # the whole family is revoked, whoever presents it).
         row = db.session.execute(
-            db.select(Token).filter_by(refresh_hash=tokens.digest(refresh_token))
-        ).scalar_one_or_none()
-        if row is None or row.revoked_at is not None or row.realm_id != self.realm_id():
+            db.select(_TOKEN.c.family_id, _TOKEN.c.realm_id, _TOKEN.c.customer_id,
+                      _TOKEN.c.rotated_at, _TOKEN.c.revoked_at, _TOKEN.c.refresh_expires_at)
+            .where(_TOKEN.c.refresh_hash == tokens.digest(refresh_token))
+        ).first()
+        if (row is None or row.revoked_at is not None or row.realm_id != client.realm_id
+                or row.refresh_expires_at is None or row.refresh_expires_at <= utcnow()
+                or row.rotated_at is None):
             return None
-        if row.is_expired():
-            return None
-        if row.rotated_at is not None or not _rotate(row):
-            revoked = revoke_where(Token.family_id == row.family_id)
-            audit.record("refresh_token_reused", realm_id=row.realm_id,
-                         customer_id=row.customer_id, revoked=revoked)
-            db.session.commit()
-            return None
-        return row
-
-    def realm_id(self) -> int:
-        return self.request.client.realm_id if self.request.client else -1
+        revoked = revoke_where(Token.family_id == row.family_id)
+        audit.record("refresh_token_reused", realm_id=row.realm_id,
+                     customer_id=row.customer_id, revoked=revoked)
+        db.session.commit()
+        return None
 
     def authenticate_user(self, refresh_token: Token) -> Customer | None:
-        customer = refresh_token.customer
+        customer = db.session.get(Customer, refresh_token.customer_id)
         return customer if customer and customer.enabled else None
 
     def revoke_old_credential(self, refresh_token: Token) -> None:

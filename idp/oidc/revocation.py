@@ -14,7 +14,7 @@ from ..core.logout import revoke_where
 from ..core.models import Token
 from .blueprint import PROTOCOL, bp, no_store, oauth_server
 from .errors import MISSING_TOKEN, with_description
-from .token_lookup import REFRESH, Found, lookup
+from .token_lookup import REFRESH, Found, deny, lookup
 
 
 class Revocation(RevocationEndpoint):
@@ -30,7 +30,9 @@ class Revocation(RevocationEndpoint):
         return found if found is not None and found.check_client(client) else None
 
     def revoke_token(self, token: Found, request: Any) -> None:
-        if token.kind == REFRESH:
+        if not token.stored:
+            deny(token)  # a stateless client-credentials token: its jti is denied
+        elif token.kind == REFRESH:
             revoke_where(Token.family_id == token.row.family_id)
         else:
             revoke_where(Token.id == token.row.id)

@@ -20,8 +20,8 @@ from shared import pkce
 from ..core import tokens
 from ..core.claims import claims_for_scope, requested_claims
 from ..core.clients import ClientInfo, find_client
-from ..core.db import db
-from ..core.models import Customer, SessionClient, Token, utcnow
+from ..core.db import db, insert_ignoring_duplicates
+from ..core.models import Customer, SessionClient, Token, random_id, utcnow
 from ..web.context import app_settings, issuer
 from .client_auth import ClientKeyJWT
 from .grants import ClientCredentials, CodeGrant, PkceS256, RefreshGrant
@@ -29,6 +29,10 @@ from .introspection import Introspection
 from .revocation import Revocation
 
 EXTENSION_KEY = "idp.oauth_server"
+#: Scopes of the admin API (idp/api/auth.py), whose tokens must have a row.
+ADMIN_SCOPE_PREFIX = "admin:"
+_TOKEN = Token.__table__
+_SESSION_CLIENT = SessionClient.__table__
 
 
 class RealmAuthorizationServer(AuthorizationServer):
@@ -38,37 +42,50 @@ class RealmAuthorizationServer(AuthorizationServer):
         return find_client(g.realm.id, client_id, app_settings().client_secret_key)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
+        """One plain ``INSERT`` (no ORM unit of work) of the token row, in the grant's
+        transaction; nothing for a stateless client-credentials token."""
         client: ClientInfo = request.client
         user: Customer | None = request.user
+        jti = token.pop("_jti")
+        scope = token.get("scope", "")
+        if user is None and not stored_client_token(scope):
+            return
         code = getattr(request, "authorization_code", None)
         parent: Token | None = getattr(request, "refresh_token", None)
         now = utcnow()
-        row = Token(
-            realm_id=g.realm.id,
-            client_pk=client.pk,
-            customer_id=user.id if user else None,
-            scope=token.get("scope", ""),
-            access_jti=token.pop("_jti"),
-            access_expires_at=now + timedelta(seconds=token["expires_in"]),
-        )
+        row: dict[str, Any] = {
+            "realm_id": g.realm.id, "client_pk": client.pk,
+            "customer_id": user.id if user else None, "scope": scope, "access_jti": jti,
+            "access_expires_at": now + timedelta(seconds=token["expires_in"]),
+            "created_at": now, "family_id": random_id(), "code_id": None, "sid": None,
+            "auth_time": None, "acr": None, "amr": [], "idp": None, "claims": None,
+            "refresh_hash": None, "refresh_expires_at": None,
+        }
         source = code or parent
         if source is not None:
-            row.sid = source.sid
-            row.auth_time = source.auth_time
-            row.acr = source.acr
-            row.amr = list(source.amr or [])
-            row.idp = source.idp
-            row.claims = source.claims
+            row.update(sid=source.sid, auth_time=source.auth_time, acr=source.acr,
+                       amr=list(source.amr or []), idp=source.idp, claims=source.claims)
         if code is not None:
-            row.code_id = code.id
+            row["code_id"] = code.id
         if parent is not None:
-            row.family_id = parent.family_id
-            row.code_id = parent.code_id
+            row.update(family_id=parent.family_id, code_id=parent.code_id)
         if token.get("refresh_token"):
-            row.refresh_hash = tokens.digest(token["refresh_token"])
-            row.refresh_expires_at = now + timedelta(
+            row["refresh_hash"] = tokens.digest(token["refresh_token"])
+            row["refresh_expires_at"] = now + timedelta(
                 seconds=g.realm.settings.refresh_token_lifetime)
-        db.session.add(row)
+        db.session.execute(_TOKEN.insert(), row)
+
+
+def stored_client_token(scope: str) -> bool:
+    """Whether a client-credentials token is written to the token table.
+
+    A client-credentials access token is a self-contained JWT: nothing to store, so the
+    grant makes no database round trip. Introspection verifies it; revocation records its
+    ``jti`` as a revoked row (a deny-list entry until it expires, see token_lookup.py).
+    Tokens with an admin scope are the exception: the admin API requires a live row for
+    every call (idp/api/auth.py), so they are stored as before.
+    """
+    return any(s.startswith(ADMIN_SCOPE_PREFIX) for s in scope.split())
 
 
 def generate_token(
@@ -153,8 +170,12 @@ class IdTokenExtension:
             acr=source.acr, idp=source.idp, nonce=getattr(source, "nonce", None),
             access_token=token.get("access_token"), claims_param=source.claims,
         )
-        if source.sid and db.session.get(SessionClient, (source.sid, request.client.pk)) is None:
-            db.session.add(SessionClient(sid=source.sid, client_pk=request.client.pk))
+        # The session's link to the client is made when the code is redeemed; a refresh
+        # (same session, same client) has nothing to add.
+        if source.sid and getattr(request, "authorization_code", None) is not None:
+            # Without a read: INSERT … ON CONFLICT DO NOTHING.
+            insert_ignoring_duplicates(_SESSION_CLIENT,
+                                       {"sid": source.sid, "client_pk": request.client.pk})
         return response
 
 

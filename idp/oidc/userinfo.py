@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Response, g, jsonify, request
 
@@ -11,6 +13,7 @@ from ..core.db import db
 from ..core.models import Customer, Token, utcnow
 from ..web.context import issuer
 from .blueprint import PROTOCOL, bp, no_store
+from .token_lookup import ACCESS, Found, stateless
 
 
 def _bearer_error(error: str, description: str, status: int = 401) -> Response:
@@ -21,6 +24,16 @@ def _bearer_error(error: str, description: str, status: int = 401) -> Response:
         header += f', error="{error}", error_description="{description}"'
     resp.headers["WWW-Authenticate"] = header
     return no_store(resp)
+
+
+def _access_row(claims: dict[str, Any]) -> Found | None:
+    row = db.session.execute(
+        db.select(Token).filter_by(access_jti=claims.get("jti"))
+    ).scalar_one_or_none()
+    if row is not None:
+        return Found(row, ACCESS)
+    # A stateless client-credentials token: valid, but it has no customer (403 below).
+    return stateless(g.realm.id, claims)
 
 
 @bp.route(f"{PROTOCOL}/userinfo", methods=["GET", "POST"])
@@ -39,9 +52,8 @@ def userinfo() -> Response:
     if decoded is None or decoded[0].get("typ") != "at+jwt":
         return _bearer_error(InvalidTokenError.error, "The access token is invalid")
     claims = decoded[1]
-    row = db.session.execute(
-        db.select(Token).filter_by(access_jti=claims.get("jti"))
-    ).scalar_one_or_none()
+    found = _access_row(claims)
+    row = found.row if found is not None else None
     if (row is None or row.revoked_at is not None or row.access_expires_at <= utcnow()
             or claims.get("iss") != issuer() or row.realm_id != g.realm.id):
         return _bearer_error(InvalidTokenError.error, "The access token is expired or revoked")
