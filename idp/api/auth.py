@@ -115,7 +115,14 @@ def authenticate() -> Caller:
     row = db.session.execute(
         db.select(Token).filter_by(access_jti=str(claims.get("jti", "")))
     ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or row.realm_id != realm.id:
+    if row is not None and (row.revoked_at is not None or row.realm_id != realm.id):
+        raise _unauthorized("The token has been revoked")
+    if row is None:
+        # Client-credentials tokens without an admin scope are stateless (no row): valid,
+        # but they administer nothing. An admin-scoped token always has a row.
+        if not any(s.startswith("admin:") for s in str(claims.get("scope", "")).split()):
+            raise Problem("insufficient_scope", "The token carries no admin scope",
+                          headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
         raise _unauthorized("The token has been revoked")
     if realm.slug == cfg.staff_realm:
         return _staff_caller(row, realm.slug, cfg.staff_realm)
