@@ -15,6 +15,9 @@
  *   <p hidden data-passkey="info">…</p>              (any other element shown when supported)
  *   <p data-passkey-status role="alert" hidden></p>  (messages)
  *
+ * It also sets the cookie `passkey_capable` (1 or 0): the server offers to create a
+ * passkey after a sign-in only to browsers that said 1.
+ *
  * Protocol: POST options-url (JSON body {}) → WebAuthn options as JSON (base64url fields).
  * POST verify-url with the credential as JSON → {"redirect": url} or {"message": text}
  * on success; a 4xx with {"error": code, "message": text} otherwise. Both POSTs carry the
@@ -258,7 +261,27 @@
     }).catch(function () {});
   }
 
+  // Tell the server (a cookie, read only to decide whether to *offer* a passkey after a
+  // sign-in) whether this browser can create one: WebAuthn plus a platform authenticator
+  // (fingerprint, face, PIN) or a phone reachable by QR code (hybrid transport).
+  function rememberCapability() {
+    function set(value) {
+      document.cookie = "passkey_capable=" + value + "; path=/; max-age=31536000; SameSite=Lax" +
+        (window.location.protocol === "https:" ? "; Secure" : "");
+    }
+    if (!supported()) { set("0"); return; }
+    var platform = typeof PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable === "function"
+      ? PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable() : Promise.resolve(false);
+    platform.then(function (yes) {
+      if (yes || typeof PublicKeyCredential.getClientCapabilities !== "function") { return yes; }
+      return PublicKeyCredential.getClientCapabilities().then(function (caps) {
+        return !!(caps && (caps.passkeyPlatformAuthenticator || caps.hybridTransport));
+      });
+    }).then(function (yes) { set(yes ? "1" : "0"); }, function () { set("0"); });
+  }
+
   function init() {
+    rememberCapability();
     if (!supported()) { return; }
     document.documentElement.classList.add("passkeys");
     Array.prototype.forEach.call(document.querySelectorAll("[data-passkey]"), function (el) {

@@ -1,0 +1,174 @@
+"""Passkeys in the sign-in flow: sign in with one, and the one-time offer to create one.
+
+- **Sign-in** (button or the identifier field's autofill): ``passkeys.js`` asks for
+  options, the challenge goes into the server-side sign-in state (single use, five
+  minutes), the answer is verified and the customer handed to the state machine like a
+  password would be, with the passkey's ``amr`` and ``acr`` "2": required actions still
+  apply, the SSO session says how the customer signed in.
+- **Offer**: a completion step of the machine. Once nothing is owed (after a sign-in, or
+  at the end of the première connexion), a customer whose browser can hold a passkey and
+  who has none is shown, once, "Se connecter sans mot de passe avec ce téléphone". Shown
+  once means once per customer: the ``passkey_offered`` audit event remembers it.
+  Declining changes nothing; Mon compte offers it again.
+
+JSON endpoints answer ``passkeys.js`` (CSRF token in the ``X-CSRFToken`` header).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ..core import audit
+from ..core import passkeys as pk
+from ..core.db import db
+from ..core.interaction import Interaction
+from ..core.models import AuditEvent, Customer
+from ..web import passkeys as web_pk
+from ..web.context import realm_blueprint
+from ..web.limits import credential_limit
+from ..web.session import current_interaction
+from . import machine
+
+bp = realm_blueprint("passkeys", __name__, "/passkeys")
+
+OFFERED = "passkey_offered"
+
+
+def init_app(app: Flask) -> None:
+    """Register the views and the offer step (called from ``create_app``)."""
+    app.register_blueprint(bp)
+    machine.register_completion_step(app, offer_step)
+
+
+# --- the offer, a completion step ------------------------------------------------------------
+
+def _offered(customer: Customer) -> bool:
+    return db.session.execute(
+        db.select(AuditEvent.id).filter_by(customer_id=customer.id, event=OFFERED).limit(1)
+    ).first() is not None
+
+
+def offer_step(customer: Customer, ix: Interaction | None) -> str | None:
+    """The offer page when it is due: passkeys possible here, a capable browser, not a
+    passkey sign-in, no passkey yet, never offered before. Otherwise nothing."""
+    if not web_pk.enabled() or not web_pk.browser_capable():
+        return None
+    if ix is not None and ("hwk" in ix.amr or "swk" in ix.amr):
+        return None
+    if pk.list_passkeys(customer) or _offered(customer):
+        return None
+    return "passkeys.offer"
+
+
+def _pending() -> Customer | None:
+    """The customer of the sign-in in progress, proven and re-checked by the machine."""
+    return machine.pending_customer()
+
+
+@bp.route("/offer", methods=["GET"])
+def offer() -> Any:
+    customer = _pending()
+    if customer is None or not web_pk.enabled():
+        return machine.next_step()
+    if not _offered(customer):
+        audit.record(OFFERED, realm_id=customer.realm_id, customer_id=customer.id)
+        db.session.commit()
+    return render_template("passkeys/offer.html", customer=customer,
+                           has_client=machine.has_client_request())
+
+
+@bp.route("/offer", methods=["POST"])
+def decline() -> Response:
+    """"Plus tard": nothing changes on the account; the sign-in carries on."""
+    customer = _pending()
+    if customer is not None:
+        audit.record("passkey_offer_declined", realm_id=customer.realm_id,
+                     customer_id=customer.id)
+        db.session.commit()
+    return machine.next_step()
+
+
+@bp.route("/offer/options", methods=["POST"])
+@credential_limit
+def offer_options() -> Any:
+    customer = _pending()
+    ix = current_interaction()
+    if customer is None or ix is None:
+        return web_pk.refused(pk.PasskeyError("no_sign_in"), "registration")
+    try:
+        options, challenge = pk.registration_options(customer, web_pk.relying_party())
+    except pk.PasskeyError as err:
+        return web_pk.refused(err, "registration", customer)
+    web_pk.keep_challenge(ix, challenge)
+    db.session.commit()
+    return jsonify(options)
+
+
+@bp.route("/offer/verify", methods=["POST"])
+@credential_limit
+def offer_verify() -> Any:
+    customer = _pending()
+    ix = current_interaction()
+    if customer is None or ix is None:
+        return web_pk.refused(pk.PasskeyError("no_sign_in"), "registration")
+    payload = request.get_json(silent=True)
+    challenge = web_pk.take_challenge(ix)
+    try:
+        passkey = pk.verify_registration(customer, web_pk.relying_party(), challenge,
+                                         payload if payload is not None else "")
+    except pk.PasskeyError as err:
+        db.session.rollback()
+        return web_pk.refused(err, "registration", customer,
+                              credential_id=web_pk.credential_id_of(payload))
+    audit.record("passkey_registered", realm_id=customer.realm_id, customer_id=customer.id,
+                 passkey_id=passkey.id, name=passkey.name, device=passkey.device,
+                 backup_eligible=passkey.backup_eligible, where="offer")
+    db.session.commit()
+    return _redirect_json(machine.next_step())
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+@bp.route("/signin/options", methods=["POST"])
+@credential_limit
+def signin_options() -> Any:
+    """Options for the button and for the autofill; the challenge goes into this
+    browser's sign-in state (a new one if there is none: sign-in to Mon compte)."""
+    try:
+        rp = web_pk.relying_party()
+    except pk.PasskeyError as err:
+        return web_pk.refused(err, "authentication")
+    ix = machine.ensure_interaction()
+    options, challenge = pk.authentication_options(rp, g.realm.id)
+    web_pk.keep_challenge(ix, challenge)
+    db.session.commit()
+    return jsonify(options)
+
+
+@bp.route("/signin/verify", methods=["POST"])
+@credential_limit
+def signin_verify() -> Any:
+    """Verify the assertion, then hand the customer to the machine, as a password does."""
+    payload = request.get_json(silent=True)
+    ix = current_interaction()
+    challenge = web_pk.take_challenge(ix)
+    try:
+        result = pk.verify_authentication(g.realm.id, web_pk.relying_party(), challenge,
+                                          payload if payload is not None else "")
+    except pk.PasskeyError as err:
+        db.session.rollback()
+        return web_pk.refused(err, "authentication", credential_id=web_pk.credential_id_of(payload))
+    audit.record("passkey_used", realm_id=result.customer.realm_id,
+                 customer_id=result.customer.id, passkey_id=result.passkey.id,
+                 amr=result.amr, backup_state=result.passkey.backup_state)
+    db.session.commit()
+    return _redirect_json(machine.authenticated(result.customer, result.amr, acr=result.acr))
+
+
+def _redirect_json(response: Response) -> Response:
+    """``passkeys.js`` follows ``{"redirect": url}``: the machine's next page, as JSON."""
+    target = response.headers.get("Location") or url_for("flow.login", realm=g.realm.slug)
+    return jsonify(redirect=target)
