@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from shared import health
@@ -21,17 +22,20 @@ from shared.security import TrustedProxyFix, init_security_headers, parse_networ
 
 from . import account, admin, api, oidc
 from .account import consents as account_consents
+from .account import passkeys as account_passkeys
 from .account.views import register_section
 from .commands import register_cli
-from .core import crypto, passkeys, staff  # noqa: F401  (declare the passkey and staff tables)
+from .core import credentials, crypto, passkeys, staff  # noqa: F401  (declare the passkey and staff tables)
 from .core.models import Realm
 from .core.settings import AppSettings
 from .extensions import babel, csrf, db, limiter, mail, migrate
 from .federation import views as broker
 from .flow import journey_views
+from .flow import passkeys as flow_passkeys
 from .flow import views as flow_views
 from .flow.machine import register_completion_hook
 from .web import invalidation
+from .web import passkeys as web_passkeys
 from .web.context import bind_audit_context
 from .web.mail import deliver_queued
 from .web.session import flow_locale
@@ -146,6 +150,10 @@ def _register_blueprints(app: Flask) -> None:
     register_completion_hook(app, broker.link_on_complete)
     register_section(app, broker.account_section)
     register_section(app, account_consents.account_section)
+    # Passkeys: sign-in, the offer step after sign-in, the Mon compte section.
+    flow_passkeys.init_app(app)
+    account_passkeys.init_app(app)
+    app.jinja_env.globals["passkeys_enabled"] = web_passkeys.enabled
     admin.init_app(app)  # staff console, second-factor pages, realm theme
     api.init_app(app)
 
@@ -210,6 +218,17 @@ def _register_errors(app: Flask) -> None:
                            error_description=exc.description), exc.code
         return render_template("error.html", status=exc.code, message=None), exc.code
 
+    @app.errorhandler(credentials.CredentialChanged)
+    def credential_changed(exc: credentials.CredentialChanged) -> Any:
+        # Lost a race with another request changing the same password (two browsers
+        # finishing one première connexion): nothing of this one is kept; sign in again.
+        db.session.rollback()
+        log.info("credential change lost a race: %s", exc)
+        page = render_template("error.html", status=409, message=_(
+            "Votre mot de passe vient d'être modifié depuis une autre fenêtre. "
+            "Veuillez vous connecter avec le nouveau mot de passe."))
+        return page, 409
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         if health.is_db_outage(exc):
@@ -230,6 +249,7 @@ def _enable_sqlite_fk(app: Flask) -> None:
 
     with app.app_context():
         engine = db.engine
+        health.ping_when_idle(engine)
         if engine.dialect.name == "sqlite":
 
             @event.listens_for(engine, "connect")

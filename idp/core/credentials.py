@@ -22,6 +22,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import case, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from shared import metrics
+
 from . import audit, cache
 from .db import db
 from .models import Customer, utcnow
@@ -247,6 +249,7 @@ def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str) 
         audit.record("login_failed", realm_id=realm.id,
                      reason="ambiguous_email" if candidates else "unknown")
         db.session.commit()
+        metrics.sign_in("failure")
         return Attempt(None)
     customer = candidates[0]
     if not is_locked(customer):
@@ -258,16 +261,19 @@ def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str) 
                      reason="locked")
         _apply_lock(customer, policy)
         db.session.commit()
+        metrics.sign_in("locked")
         return Attempt(None)
     attempt = check_password(cfg, customer, password, legacy)
     if attempt.customer is not None:
         succeed(cfg, customer, password, attempt)
         db.session.commit()
+        metrics.sign_in("temporary_code" if attempt.used_temporary else "success")
         return attempt
     audit.record("login_failed", realm_id=customer.realm_id, customer_id=customer.id,
                  reason="bad_password")
     _apply_lock(customer, policy)
     db.session.commit()
+    metrics.sign_in("failure")
     return Attempt(None)
 
 
@@ -334,14 +340,32 @@ def unlock(customer: Customer) -> None:
     customer.locked_permanently = False
 
 
+class CredentialChanged(RuntimeError):
+    """Another request changed the customer's credentials first (two browsers finishing
+    the same première connexion at once): this one's step is stale, it must start over."""
+
+
 def set_password(cfg: AppSettings, customer: Customer, password: str) -> None:
     """A chosen password replaces every other credential (temporary code, legacy hash);
-    half-finished sign-ins bound to the old credential die with it."""
-    customer.password_hash = hash_password(cfg, password)
+    half-finished sign-ins bound to the old credential die with it.
+
+    The version moves by compare-and-swap: of two simultaneous changes from the same
+    version exactly one wins; the other raises :class:`CredentialChanged` (its caller rolls
+    back) instead of silently replacing the winner's password."""
+    seen = customer.credential_version or 0
+    password_hash = hash_password(cfg, password)
+    won = db.session.execute(
+        update(Customer).where(Customer.id == customer.id,
+                               db.func.coalesce(Customer.credential_version, 0) == seen)
+        .values(credential_version=seen + 1).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not won:
+        raise CredentialChanged(f"customer {customer.id}: credentials changed meanwhile")
+    set_committed_value(customer, "credential_version", seen + 1)
+    customer.password_hash = password_hash
     customer.legacy_hash = None
     customer.temporary_code_hash = None
     customer.temporary_failures = 0
-    customer.credential_version = (customer.credential_version or 0) + 1
 
 
 def set_temporary_code(cfg: AppSettings, customer: Customer, code: str) -> None:

@@ -50,9 +50,12 @@ def enqueue(*, realm_id: int | None, to: str, template: str, context: dict[str, 
 
 
 def claim(row_id: int) -> OutboxMail | None:
-    """Take a queued mail for delivery, once (two workers never send the same mail)."""
+    """Take a queued mail that is due for delivery, once (two workers never send the same
+    mail). A mail waiting for its retry is not due: the request that just failed to send
+    it (``deliver_now``) does not try it again right after the response."""
     done = db.session.execute(
-        update(OutboxMail).where(OutboxMail.id == row_id, OutboxMail.status == QUEUED)
+        update(OutboxMail).where(OutboxMail.id == row_id, OutboxMail.status == QUEUED,
+                                 OutboxMail.next_attempt_at <= utcnow())
         .values(status=SENDING, attempts=OutboxMail.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -29,6 +29,8 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
+from shared import metrics
+
 from ..core import audit, credentials, crypto, interaction
 from ..core.db import db
 from ..core.interaction import Interaction
@@ -165,6 +167,8 @@ def endpoint(alias: str) -> Any:
             raise FederationError("bad_state", f"{alias}: sign-in started in another realm")
         profile = adapter_for(row).complete(callback_url(alias), request.args, kept)
     except FederationError as exc:
+        if kept.get("purpose") != "account":
+            metrics.sign_in("failure")
         return _failed(alias, exc)
 
     if kept.get("purpose") == "account":
@@ -178,10 +182,12 @@ def endpoint(alias: str) -> Any:
                          customer_id=customer.id if customer else None, reason="disabled",
                          idp=alias)
             db.session.commit()
+            metrics.sign_in("locked")
             return _refused(alias, "disabled", 403)
         if profile.email and identity.email != profile.email:
             identity.email = profile.email
         db.session.commit()
+        metrics.sign_in("social")
         return machine.authenticated(customer, ["fed"], idp=alias)
 
     # Unknown identity: never create a customer, never link on an email match alone.

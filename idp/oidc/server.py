@@ -15,7 +15,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Flask, current_app, g
 
-from shared import pkce
+from shared import metrics, pkce
 
 from ..core import tokens
 from ..core.claims import claims_for_scope, requested_claims
@@ -48,6 +48,7 @@ class RealmAuthorizationServer(AuthorizationServer):
         user: Customer | None = request.user
         jti = token.pop("_jti")
         scope = token.get("scope", "")
+        metrics.token_issued(str(request.payload.grant_type or "other"))
         if user is None and not stored_client_token(scope):
             return
         code = getattr(request, "authorization_code", None)
