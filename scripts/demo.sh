@@ -68,11 +68,14 @@ done
 pids+=($!)
 "$BIN/gunicorn" -c config/gunicorn.conf.py -b "127.0.0.1:$PORTAL_PORT" portal.wsgi:app > "$DEMO/portal.log" 2>&1 &
 pids+=($!)
+# The mail outbox's worker: retries mails the idp could not send at once (docs/operations.md).
+"$BIN/idp" mail worker > "$DEMO/mail-worker.log" 2>&1 &
+pids+=($!)
 if ! "$BIN/python" -m demo.wait "http://127.0.0.1:$INBOX_PORT/healthz" \
     "http://127.0.0.1:$FACEBOOK_PORT/_fake/health" "http://127.0.0.1:$LINKEDIN_PORT/_fake/health" \
     "http://127.0.0.1:$GOOGLE_PORT/_fake/health" "http://127.0.0.1:$X_PORT/_fake/health" \
     "$PORTAL_OIDC_ISSUER/.well-known/openid-configuration" "$PORTAL_PUBLIC_URL/"; then
-  echo "The demo did not start; see the logs in $DEMO/ (inbox, facebook, linkedin, google, x, idp, portal)." >&2
+  echo "The demo did not start; see the logs in $DEMO/ (inbox, facebook, linkedin, google, x, idp, portal, mail-worker)." >&2
   exit 1
 fi
 cat <<TXT
