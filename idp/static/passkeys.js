@@ -232,6 +232,9 @@
     }).catch(function (err) {
       window.clearTimeout(renew);
       if (err && err.name === "AbortError") { return; }
+      // The autofill is silent until the customer picks a passkey: a browser declining
+      // the background request must not replace the message of an earlier refusal.
+      if (!picked) { return; }
       explain(err);
       // Offer autofill again after a refused passkey; not after a failure to get options
       // (that would loop on a server error).
