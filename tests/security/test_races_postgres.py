@@ -43,8 +43,8 @@ def test_concurrent_wrong_temporary_codes_lock_after_exactly_the_maximum(live):
     computed in Python, so 30 simultaneous guesses all compared their code and wrote the
     same +1: the "permanent lock after 10 wrong codes" allowed ~10 x concurrency guesses.
     Now each attempt is counted atomically (UPDATE ... RETURNING) before the compare:
-    all 30 are counted, at most 10 codes are compared, the account is locked for good
-    (one audit event), and the right code fails afterwards."""
+    at most 10 codes are compared, the account is locked for good (one audit event), and
+    the right code fails afterwards."""
     runner = live.app.test_cli_runner()
     make_customer(runner, identifier="300001", password=None, email=None, verified=False)
     result = runner.invoke(args=["customers", "set-temporary-password", "--realm", REALM,
@@ -67,8 +67,9 @@ def test_concurrent_wrong_temporary_codes_lock_after_exactly_the_maximum(live):
     with live.app.app_context():
         customer = customer_of("300001")
         assert customer.locked_permanently
-        # Every attempt counted (no lost increment)...
-        assert customer.temporary_failures == 30 and customer.failed_attempts == 30
+        # Every attempt that got past the lock check was counted (no lost increment; one
+        # that loaded the row after the lock was committed is refused uncounted)...
+        assert 10 <= customer.temporary_failures == customer.failed_attempts <= 30
         cid = customer.id
         locks = db.session.execute(db.select(AuditEvent).filter_by(
             event="account_locked", customer_id=cid)).scalars().all()
