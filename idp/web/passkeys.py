@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import g, jsonify, request
 from flask_babel import gettext as _
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
@@ -20,7 +21,7 @@ from ..core import audit, interaction
 from ..core import passkeys as pk
 from ..core.db import db
 from ..core.interaction import Interaction
-from ..core.models import Customer, UsedAssertion
+from ..core.models import Customer, UsedAssertion, utcnow
 from .context import app_settings
 
 #: Set to "1" by ``passkeys.js`` when the browser can create a passkey (WebAuthn and a
@@ -89,6 +90,12 @@ def burn(challenge: pk.PasskeyChallenge) -> bool:
     assertions) so a later failure of this request cannot free it again.
     """
     key = _BURN_PREFIX + hashlib.sha256(challenge.challenge).hexdigest()
+    # Housekeeping on the way: expired guards are worthless (their challenge is refused
+    # as expired anyway), and nothing else deletes ours.
+    db.session.execute(
+        delete(UsedAssertion)
+        .where(UsedAssertion.expires_at < utcnow(), UsedAssertion.key.startswith(_BURN_PREFIX))
+        .execution_options(synchronize_session=False))
     try:
         with db.session.begin_nested():
             db.session.add(UsedAssertion(key=key, expires_at=challenge.expires_at))

@@ -438,3 +438,20 @@ def test_the_last_way_in_cannot_be_removed(app, client, with_passkey):
     assert "Vous ne pouvez pas supprimer votre seul moyen de connexion." in client.get(HOME).text
     assert audit_events(app, "passkey_remove_refused")[0].detail["code"] == "last_way_in"
     assert customer_row(app, "100001").password_hash is None
+
+
+def test_expired_guards_are_deleted_and_client_assertions_kept(app, client, with_passkey):
+    from datetime import timedelta
+
+    from idp.core.models import UsedAssertion, utcnow
+
+    past = utcnow() - timedelta(minutes=1)
+    with app.app_context():
+        db.session.add_all([UsedAssertion(key="passkey:" + "0" * 64, expires_at=past),
+                            UsedAssertion(key="https://client.example:jti-1", expires_at=past)])
+        db.session.commit()
+    assert passkey_sign_in(client, with_passkey).status_code == 200
+    with app.app_context():
+        keys = set(db.session.execute(db.select(UsedAssertion.key)).scalars())
+    assert "passkey:" + "0" * 64 not in keys and "https://client.example:jti-1" in keys
+    assert sum(k.startswith("passkey:") for k in keys) == 2  # registration + this sign-in
