@@ -14,9 +14,11 @@ request. So:
   ``LISTEN idp_cache`` and applies each notice with ``invalidate(…, broadcast=False)``
   (milliseconds after the commit). The request path does no I/O for it: the hot path keeps
   its speed.
-- **missed notices**: whenever the listening connection is (re)established, and every
-  second while it cannot be, the process forgets its whole cache: after an outage a
-  process cannot know what changed, so it reloads (the cost of one query per entry).
+- **missed notices**: whenever the listening connection is (re)established the process
+  forgets its whole cache: after an outage it cannot know what changed, so it reloads (one
+  query per entry). While it is not listening (reconnecting every 0.5 s, backing off to
+  5 s), the caches' own lifetimes bound the staleness; the database is down meanwhile,
+  so nothing changes anyway. A listener whose database no longer exists stops.
 
 Only with PostgreSQL (``IDP_CACHE_SIGNAL=false`` turns it off). SQLite is a single-host
 development setup: invalidations there stay per process and the caches' short lifetimes
@@ -47,8 +49,9 @@ EXTENSION = "idp.invalidation"
 #: How often a connected listener checks that its connection is still alive (a silently
 #: dropped connection would otherwise leave the process deaf).
 PING_SECONDS = 5.0
-#: While the listener cannot connect, the cache is forgotten this often.
-RETRY_SECONDS = 1.0
+#: First reconnection delay, doubled up to MAX_RETRY_SECONDS while the database is away.
+RETRY_SECONDS = 0.5
+MAX_RETRY_SECONDS = 5.0
 #: PostgreSQL refuses NOTIFY payloads from 8000 bytes on; a larger key drops its namespace.
 MAX_PAYLOAD = 7000
 log = logging.getLogger(__name__)
@@ -143,6 +146,13 @@ def conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def database_gone(exc: BaseException) -> bool:
+    """The server answers but the database does not exist (SQLSTATE 3D000)."""
+    text_ = str(exc)
+    return getattr(exc, "sqlstate", None) == "3D000" or (
+        "database" in text_ and "does not exist" in text_)
+
+
 class Listener(threading.Thread):
     """The thread holding ``LISTEN idp_cache`` for one database, reconnecting forever."""
 
@@ -158,6 +168,7 @@ class Listener(threading.Thread):
         import psycopg
 
         warned = False
+        delay = RETRY_SECONDS
         while True:
             try:
                 with psycopg.connect(conninfo(self.url), autocommit=True, connect_timeout=3,
@@ -167,17 +178,23 @@ class Listener(threading.Thread):
                     self.listening.set()
                     if warned:
                         log.warning("cache invalidation listener connected again")
-                    warned = False
+                    warned, delay = False, RETRY_SECONDS
                     self._serve(conn)
             except Exception as exc:  # the database is away: reconnect, never die
                 self.listening.clear()
+                if database_gone(exc):  # dropped or renamed: nothing will ever come back
+                    log.warning("cache invalidation listener stops: its database is gone")
+                    with _lock:
+                        if _listeners.get(self.url) is self:
+                            del _listeners[self.url]
+                    return
                 if not warned:
-                    log.warning("cache invalidation listener disconnected (%s): caches are "
-                                "forgotten every %.0f s until it reconnects",
-                                type(exc).__name__, RETRY_SECONDS)
+                    log.warning("cache invalidation listener disconnected (%s): reconnecting; "
+                                "caches are forgotten once it listens again",
+                                type(exc).__name__)
                     warned = True
-            cache.clear_all()
-            time.sleep(RETRY_SECONDS)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
 
     def _serve(self, conn: Any) -> None:
         while True:

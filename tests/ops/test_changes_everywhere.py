@@ -176,3 +176,17 @@ def test_disabled_customer_is_refused_at_once(idp_pair: IdpPair, deaf: IdpInstan
         assert refused.status_code in (401, 403), refused.status_code
     # Other customers are untouched.
     assert Browser(idp_pair).sign_in(idp_pair.b, IDENTIFIER, PASSWORD)["access_token"]
+
+
+def test_notice_payload_round_trip() -> None:
+    """Keys survive the trip through a NOTIFY payload; what JSON cannot carry (bytes, a
+    too long key) widens to the whole namespace, never to a wrong entry."""
+    from idp.web.invalidation import MAX_PAYLOAD, database_gone, decode, encode
+
+    for namespace, key in (("realm", "ops"), ("active_key", (3, "RS256")),
+                           ("public_keys", 3), ("client", None)):
+        assert decode(encode(namespace, key)) == (namespace, key)
+    assert decode(encode("client", (1, "app", b"secret"))) == ("client", None)
+    assert decode(encode("realm", "x" * MAX_PAYLOAD)) == ("realm", None)
+    assert database_gone(Exception('connection failed: FATAL:  database "x" does not exist'))
+    assert not database_gone(Exception("connection refused"))
