@@ -148,3 +148,19 @@ def client_assertion(pair: IdpPair, key: RSAKey, client_id: str) -> str:
     claims = {"iss": client_id, "sub": client_id, "jti": secrets.token_urlsafe(16),
               "aud": f"{pair.public_url}{PROTOCOL}/token", "iat": now, "exp": now + 60}
     return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+
+
+def serving(pair: IdpPair) -> None:
+    """Wait until both instances serve a page that needs the database.
+
+    Another test may just have stopped and restarted PostgreSQL (the portal's outage test
+    shares the cluster): an instance answers 503 once per dead pooled connection, then
+    recovers by itself; these tests start from recovered instances.
+    """
+    from .services import wait_for
+
+    def ok(instance: IdpInstance) -> bool:
+        return Browser(pair).authorize(instance).status_code == 200
+
+    for instance in pair.both:
+        wait_for(lambda i=instance: ok(i), 15, f"{instance.name} serving again")

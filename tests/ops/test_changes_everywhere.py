@@ -21,10 +21,15 @@ import pytest
 from idp.core import clients, keys, realms
 
 from .conftest import IDENTIFIER, PASSWORD, REALM, IdpPair
-from .flows import Browser, cli, client_credentials, jwt_header, refresh
+from .flows import Browser, cli, client_credentials, jwt_header, refresh, serving
 from .services import IdpInstance, wait_for
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _serving(idp_pair: IdpPair) -> None:
+    serving(idp_pair)
 
 #: The promise: every instance sees a change this soon after the command returned.
 WITHIN = 1.0

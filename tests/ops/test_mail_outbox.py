@@ -22,10 +22,15 @@ from typing import Any
 import pytest
 
 from .conftest import PASSWORD, REALM, IdpPair
-from .flows import Browser, cli, sql
+from .flows import Browser, cli, serving, sql
 from .services import BIN, ROOT, IdpInstance, free_port, idp_cli, wait_for
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _serving(idp_pair: IdpPair) -> None:
+    serving(idp_pair)
 
 
 class SmtpServer:

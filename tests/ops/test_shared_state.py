@@ -25,11 +25,17 @@ from .flows import (
     cli,
     client_assertion,
     refresh,
+    serving,
     sql,
 )
 from .services import BIN, ROOT
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _serving(idp_pair: IdpPair) -> None:
+    serving(idp_pair)
 
 
 def at_once(*calls: Callable[[], Any]) -> list[Any]:
