@@ -135,11 +135,15 @@ class Social:
                          data={"login": login, "password": password,
                                "csrf_token": csrf_from(page.text)})
 
-    def password_login(self, login: str, password: str = PASSWORD):
-        page = self.get(f"/realms/{REALM}/login")
-        return self.post(f"/realms/{REALM}/login",
-                         data={"login": login, "password": password,
-                               "csrf_token": csrf_from(page.text)})
+    def password_login(self, login: str, password: str = PASSWORD, link: str | None = None):
+        """The sign-in form; ``link`` as the link page's "Première connexion" button
+        opens it (keeping the pending social identity)."""
+        query = f"?first=1&link={link}" if link else ""
+        page = self.get(f"/realms/{REALM}/login{query}")
+        data = {"login": login, "password": password, "csrf_token": csrf_from(page.text)}
+        if link:
+            data.update(link=link, first="1")
+        return self.post(f"/realms/{REALM}/login", data=data)
 
     def id_token_claims(self, rp_redirect: str) -> dict:
         """Redeem the code of the client redirect and verify the id_token."""

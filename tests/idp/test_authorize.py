@@ -1,7 +1,6 @@
 """Authorization endpoint: errors shown vs redirected, prompt, max_age, PKCE, form_post."""
 
 import json
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest

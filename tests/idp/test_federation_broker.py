@@ -176,10 +176,11 @@ def test_premiere_connexion_from_link_page_links_at_the_end(web, runner, social_
                   temporary_password="482913")
     web.authorize()
     web.social("linkedin", user="bruno")
-    page = web.get(f"/realms/{REALM}/login?first=1")
+    page = web.get(f"/realms/{REALM}/login?first=1&link=linkedin")  # the link page's button
+    assert 'name="link" value="linkedin"' in page.text
     resp = web.post(f"/realms/{REALM}/login",
                         data={"login": "300003", "password": "482913", "first": "1",
-                              "csrf_token": csrf_from(page.text)})
+                              "link": "linkedin", "csrf_token": csrf_from(page.text)})
     resp = web.follow(resp)
     assert resp.status_code == 200 and 'name="confirm"' in resp.text  # new password page
     with social_app.app_context():
@@ -193,6 +194,25 @@ def test_premiere_connexion_from_link_page_links_at_the_end(web, runner, social_
     assert "pwd" in claims["amr"] and "fed" in claims["amr"] and claims["idp"] == "linkedin"
     with social_app.app_context():
         assert [r.provider for r in links_of("300003")] == ["linkedin"]
+
+
+def test_pending_link_is_dropped_on_the_plain_sign_in_page(web, runner, social_app):
+    """Security: an unknown social identity left pending in a shared browser used to be
+    linked to the next customer who signed in there within 15 minutes."""
+    make_customer(runner, identifier="300004", password="Bonjour-2026!",
+                  email="lea@example.test")
+    web.authorize()
+    web.social("linkedin", user="bruno")  # someone leaves the link page here
+    page = web.get(f"/realms/{REALM}/login")  # the next customer opens the sign-in page
+    assert 'name="link"' not in page.text
+    resp = web.post(f"/realms/{REALM}/login",
+                    data={"login": "300004", "password": "Bonjour-2026!",
+                          "csrf_token": csrf_from(page.text)})
+    final = web.follow(resp)
+    claims = web.id_token_claims(to_rp(final))
+    assert claims["amr"] == ["pwd"] and "idp" not in claims
+    with social_app.app_context():
+        assert links_of("300004") == []
 
 
 @pytest.mark.parametrize("alias", ALIASES)
@@ -333,14 +353,14 @@ def test_identity_linked_to_another_customer_at_password_post(web, marie, runner
 def test_hook_refuses_identity_linked_elsewhere_during_the_flow(web, marie, runner,
                                                                 social_app):
     """The race the pages cannot see: linked to someone else while the customer was
-    signing in through the normal form (e.g. a première connexion)."""
+    signing in through the sign-in form opened from the link page (première connexion)."""
     make_customer(runner, identifier="200002", email="other@example.test")
     web.authorize()
     web.social("google")
     other = new_browser(social_app)
     other.social("google")
     other.follow(other.link_with_password("google", "200002"))
-    final = web.follow(web.password_login(marie))  # the normal sign-in form
+    final = web.follow(web.password_login(marie, link="google"))
     claims = web.id_token_claims(to_rp(final))
     assert claims["amr"] == ["pwd"] and "idp" not in claims
     with social_app.app_context():
