@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from idp.core import clients, keys, realms
+from idp.core import clients, keys
 
 from .conftest import IDENTIFIER, PASSWORD, REALM, IdpPair
 from .flows import Browser, cli, client_credentials, jwt_header, refresh, serving
@@ -35,7 +35,6 @@ def _serving(idp_pair: IdpPair) -> None:
 WITHIN = 1.0
 CLIENT_TTL = clients.CACHE_TTL_SECONDS
 KEY_TTL = keys.CACHE_TTL_SECONDS
-REALM_TTL = realms.CACHE_TTL_SECONDS
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +143,7 @@ def test_key_rotation_signs_with_the_new_key_at_once(
         assert new_kids | {before[instance.name]} <= published
 
 
-def test_realm_setting_is_seen_at_once(idp_pair: IdpPair, deaf: IdpInstance,
-                                       service_client: tuple[str, str],
+def test_realm_setting_is_seen_at_once(idp_pair: IdpPair, service_client: tuple[str, str],
                                        tmp_path: Path) -> None:
     client_id, secret = service_client
 
@@ -154,16 +152,16 @@ def test_realm_setting_is_seen_at_once(idp_pair: IdpPair, deaf: IdpInstance,
         assert resp.status_code == 200, resp.text
         return int(resp.json()["expires_in"])
 
-    before = {instance.name: lifetime(instance) for instance in (*idp_pair.both, deaf)}
-    control = Control(REALM_TTL)
+    # No signal-less control here: the realm cache lives only 10 s, and the control
+    # instance's entry may have been loaded by an earlier test, so its staleness would be
+    # a race; the client and key tests keep the control.
+    before = {instance.name: lifetime(instance) for instance in idp_pair.both}
     wanted = 240 if before["a"] != 240 else 180
     path = tmp_path / "realm.json"
     path.write_text(json.dumps({"realm": REALM, "access_token_lifetime": wanted}),
                     encoding="utf-8")
     cli(idp_pair, "realms", "import", str(path))
     everywhere(idp_pair, lambda i: lifetime(i) == wanted, "the new access token lifetime")
-    if control.holds():
-        assert lifetime(deaf) == before["deaf"]
 
 
 def test_disabled_customer_is_refused_at_once(idp_pair: IdpPair, deaf: IdpInstance) -> None:
