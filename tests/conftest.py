@@ -57,3 +57,13 @@ def shared_signing_keys():
     patch.setattr(keys, "_generate", reuse)
     yield
     patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def fresh_idp_cache():
+    """Every test starts with an empty in-process cache: on a shared PostgreSQL database a
+    realm or client of an earlier test may come back with the same id and another key."""
+    from idp.core import cache
+
+    cache.clear_all()
+    yield

@@ -76,20 +76,9 @@ def verify() -> Any:
     sso = _signed_in()
     if sso is None:
         return web_pk.refused(pk.PasskeyError("no_sign_in"), "registration")
-    customer = sso.customer
-    payload = request.get_json(silent=True)
-    challenge = web_pk.take_challenge(current_interaction())
-    try:
-        passkey = pk.verify_registration(customer, web_pk.relying_party(), challenge,
-                                         payload if payload is not None else "")
-    except pk.PasskeyError as err:
-        db.session.rollback()
-        return web_pk.refused(err, "registration", customer,
-                              credential_id=web_pk.credential_id_of(payload))
-    audit.record("passkey_registered", realm_id=customer.realm_id, customer_id=customer.id,
-                 passkey_id=passkey.id, name=passkey.name, device=passkey.device,
-                 backup_eligible=passkey.backup_eligible, where="account")
-    db.session.commit()
+    passkey = web_pk.register(sso.customer, current_interaction(), "account")
+    if not isinstance(passkey, pk.Passkey):
+        return passkey
     notices.push("ok", _("Clé d'accès créée : %(name)s. Vous pourrez vous connecter sans mot "
                          "de passe avec cet appareil.", name=passkey.name))
     return jsonify(redirect=url_for("account.home"))

@@ -60,7 +60,9 @@ def _query(principal: Principal, staff_realm: str, f: Filters) -> Any:
     allowed = visible_realm_ids(principal, staff_realm)
     if f.realm:
         require(principal, f.realm, Action.AUDIT_READ, staff_realm=staff_realm)
-        realm = db.session.execute(db.select(Realm).filter_by(slug=f.realm)).scalar_one()
+        realm = db.session.execute(db.select(Realm).filter_by(slug=f.realm)).scalar_one_or_none()
+        if realm is None:  # a super-admin may read any realm, but not one that does not exist
+            raise PermissionDenied(Action.AUDIT_READ, f.realm)
         q = q.where(AuditEvent.realm_id == realm.id)
     elif allowed is not None:
         if not allowed:

@@ -114,19 +114,9 @@ def offer_verify() -> Any:
     ix = current_interaction()
     if customer is None or ix is None:
         return web_pk.refused(pk.PasskeyError("no_sign_in"), "registration")
-    payload = request.get_json(silent=True)
-    challenge = web_pk.take_challenge(ix)
-    try:
-        passkey = pk.verify_registration(customer, web_pk.relying_party(), challenge,
-                                         payload if payload is not None else "")
-    except pk.PasskeyError as err:
-        db.session.rollback()
-        return web_pk.refused(err, "registration", customer,
-                              credential_id=web_pk.credential_id_of(payload))
-    audit.record("passkey_registered", realm_id=customer.realm_id, customer_id=customer.id,
-                 passkey_id=passkey.id, name=passkey.name, device=passkey.device,
-                 backup_eligible=passkey.backup_eligible, where="offer")
-    db.session.commit()
+    outcome = web_pk.register(customer, ix, "offer")
+    if not isinstance(outcome, pk.Passkey):
+        return outcome
     return _redirect_json(machine.next_step())
 
 

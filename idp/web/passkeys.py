@@ -107,6 +107,26 @@ def burn(challenge: pk.PasskeyChallenge) -> bool:
     return True
 
 
+def register(customer: Customer, ix: Interaction | None, where: str
+             ) -> pk.Passkey | tuple[Response, int]:
+    """Verify a registration answer against the challenge in flight and audit it (commits):
+    the passkey, or the refusal to send back to ``passkeys.js``. ``where`` (offer,
+    account) goes into the audit event."""
+    payload = request.get_json(silent=True)
+    challenge = take_challenge(ix)
+    try:
+        passkey = pk.verify_registration(customer, relying_party(), challenge,
+                                         payload if payload is not None else "")
+    except pk.PasskeyError as err:
+        db.session.rollback()
+        return refused(err, "registration", customer, credential_id=credential_id_of(payload))
+    audit.record("passkey_registered", realm_id=customer.realm_id, customer_id=customer.id,
+                 passkey_id=passkey.id, name=passkey.name, device=passkey.device,
+                 backup_eligible=passkey.backup_eligible, where=where)
+    db.session.commit()
+    return passkey
+
+
 def message(code: str) -> str:
     """What the customer reads for a refusal ``code`` of :class:`PasskeyError`."""
     if code == "unknown_credential":

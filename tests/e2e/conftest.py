@@ -22,6 +22,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,12 +134,15 @@ def wait_up(url: str, proc: subprocess.Popen, name: str, log: Path | None = None
     raise RuntimeError(f"{name} did not start{detail()}")
 
 
-@pytest.fixture(scope="session")
-def idp_server(tmp_path_factory, smtp) -> Iterator[IdpServer]:
-    tmp = tmp_path_factory.mktemp("idp")
-    uri, drop = fresh_database(tmp, "TEST_DATABASE_URL", "idp-e2e")
+@contextmanager
+def running_idp(tmp: Path, smtp: Inbox, *, host: str = "127.0.0.1", db_name: str = "idp-e2e",
+                realm: dict | None = None) -> Iterator[IdpServer]:
+    """The idp as a real gunicorn process on a fresh database, public URL
+    ``http://{host}:PORT`` (passkeys need ``localhost``: an IP is no WebAuthn RP ID);
+    ``realm`` is imported before the server starts."""
+    uri, drop = fresh_database(tmp, "TEST_DATABASE_URL", db_name)
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     env = {
         **os.environ,
         "IDP_SECRET_KEY": "e2e-secret-" + uuid.uuid4().hex,
@@ -155,7 +159,10 @@ def idp_server(tmp_path_factory, smtp) -> Iterator[IdpServer]:
     }
     server = IdpServer(url=url, env=env, smtp=smtp, tmp=tmp)
     server.cli("db", "upgrade")
-    log = (tmp / "idp.log").open("w")
+    if realm is not None:
+        server.load_realm(realm)
+    log_path = tmp / "idp.log"
+    log = log_path.open("w")
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4",
          "idp.wsgi:app"] if shutil.which("gunicorn", path=str(BIN)) else
@@ -164,17 +171,28 @@ def idp_server(tmp_path_factory, smtp) -> Iterator[IdpServer]:
     )
     server.proc = proc
     try:
-        wait_up(url + "/healthz", proc, "idp")
+        wait_up(url + "/healthz", proc, "idp", log_path)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
         if drop:
             drop()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server process, killing it if it does not stop within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def idp_server(tmp_path_factory, smtp) -> Iterator[IdpServer]:
+    with running_idp(tmp_path_factory.mktemp("idp"), smtp) as server:
+        yield server
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, IdpServer, free_port, fresh_database, wait_up
+from .conftest import BIN, IdpServer, free_port, fresh_database, stop, wait_up
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "demo"
@@ -150,11 +150,7 @@ def portal_server_fixture(idp_server: IdpServer, tmp_path_factory) -> Iterator[P
         yield server
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         log.close()
         if drop:
             drop()

@@ -11,9 +11,6 @@ the unit level in tests/idp/test_passkeys_views.py and test_passkeys_core.py.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from tests.support.virtual_authenticator import VirtualAuthenticator
 
-from .conftest import BIN, IdpServer, Inbox, free_port, fresh_database, link_in, wait_up
+from .conftest import IdpServer, Inbox, link_in, running_idp
 
 pytestmark = pytest.mark.e2e
 
@@ -36,49 +33,11 @@ OFFER_TITLE = "Se connecter sans mot de passe avec ce téléphone"
 @pytest.fixture(scope="module")
 def localhost_idp(tmp_path_factory, smtp: Inbox) -> Iterator[IdpServer]:
     """The idp as a real process whose public URL is ``http://localhost:PORT``."""
-    tmp = tmp_path_factory.mktemp("idp-passkeys")
-    uri, drop = fresh_database(tmp, "TEST_DATABASE_URL", "idp-passkeys")
-    port = free_port()
-    url = f"http://localhost:{port}"
-    env = {
-        **os.environ,
-        "IDP_SECRET_KEY": "e2e-secret-" + uuid.uuid4().hex,
-        "IDP_PUBLIC_URL": url,
-        "IDP_SQLALCHEMY_DATABASE_URI": uri,
-        "IDP_MAIL_SERVER": "127.0.0.1",
-        "IDP_MAIL_PORT": str(smtp.port),
-        "IDP_MAIL_DEFAULT_SENDER": "Mon espace client <no-reply@monespaceclient.test>",
-        "IDP_RATELIMIT_ENABLED": "false",
-        "IDP_ARGON2_TIME_COST": "1",
-        "IDP_ARGON2_MEMORY_COST": "1024",
-        "IDP_ARGON2_PARALLELISM": "1",
-        "FLASK_DEBUG": "0",
-    }
-    server = IdpServer(url=url, env=env, smtp=smtp, tmp=tmp)
-    server.cli("db", "upgrade")
-    server.load_realm({"realm": REALM, "display_name": "Paris Île-de-France",
-                       "resend_cooldown": 0, "clients": []})
-    log_path = tmp / "idp.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4",
-         "idp.wsgi:app"] if shutil.which("gunicorn", path=str(BIN)) else
-        [str(BIN / "idp"), "run", "--port", str(port), "--no-reload"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    server.proc = proc
-    try:
-        wait_up(url + "/healthz", proc, "idp", log_path)
+    realm = {"realm": REALM, "display_name": "Paris Île-de-France", "resend_cooldown": 0,
+             "clients": []}
+    with running_idp(tmp_path_factory.mktemp("idp-passkeys"), smtp, host="localhost",
+                     db_name="idp-passkeys", realm=realm) as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        if drop:
-            drop()
 
 
 def latest_session(server: IdpServer, identifier: str) -> tuple[str, str]:
