@@ -4,7 +4,7 @@ hashes) into a fresh SQLite database through the real ``idp customers import`` c
     python bench/bench_import.py [--rows 100000]
 
 Prints the seconds taken and the peak RSS. Temporary codes are stored as keyed HMACs (see
-``idp.credentials.hash_temporary_code`` for why), legacy hashes are kept as given, so no
+``idp.core.credentials.hash_temporary_code`` for why), legacy hashes are kept as given, so no
 password hashing happens at import time; the bcrypt hashes of the file are generated once
 (cost 4) and reused, since the import only checks their format.
 """
@@ -41,9 +41,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     from idp import create_app
+    from idp.core.customer_import import import_customers
+    from idp.core.db import db
     from idp.core.models import Realm
-    from idp.customer_import import import_customers
-    from idp.extensions import db
 
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "customers.csv"
@@ -57,12 +57,13 @@ def main() -> None:
             db.session.commit()
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             start = time.perf_counter()
+            cfg = app.extensions["idp.settings"]
             with csv_path.open("rb") as f:
-                report = import_customers(realm, f)
+                report = import_customers(cfg, realm, f)
             took = time.perf_counter() - start
             start = time.perf_counter()
             with csv_path.open("rb") as f:
-                again = import_customers(realm, f)
+                again = import_customers(cfg, realm, f)
             took_again = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         size_mb = csv_path.stat().st_size / 1e6

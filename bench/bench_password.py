@@ -37,10 +37,10 @@ def main() -> None:
     import bcrypt
     from argon2 import PasswordHasher
 
-    from idp import DEFAULTS
+    from idp.core.settings import AppSettings
 
-    t, m, p = DEFAULTS["ARGON2_TIME_COST"], DEFAULTS["ARGON2_MEMORY_COST"], \
-        DEFAULTS["ARGON2_PARALLELISM"]
+    defaults = AppSettings()  # the shipped argon2id cost (OWASP's minimum)
+    t, m, p = defaults.argon2_time_cost, defaults.argon2_memory_cost, defaults.argon2_parallelism
     ph = PasswordHasher(time_cost=t, memory_cost=m, parallelism=p)
     stored = ph.hash("Bonjour-2026!")
     hashes = timed(lambda: ph.hash("Bonjour-2026!"), args.n)
