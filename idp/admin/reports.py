@@ -21,11 +21,13 @@ from flask import (
 from flask_babel import gettext as _
 
 from ..core import audit_log, migration, staff
+from ..core import logout as ending
 from ..core.db import db
 from ..core.staff import Action
 from ..flow import otp
 from ..web import limits
-from ..web.session import sign_out
+from ..web.context import issuer
+from ..web.session import current_sso, sign_out
 from .blueprint import ActionForm, bp, principal, record_step_up, staff_slug, target
 from .charts import bars
 from .forms import CodeForm
@@ -68,10 +70,6 @@ def step_up() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    from ..core import logout as ending
-    from ..web.context import issuer
-    from ..web.session import current_sso
-
     if ActionForm().validate_on_submit():
         sso = current_sso()
         if sso is not None:

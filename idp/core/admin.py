@@ -20,7 +20,16 @@ from sqlalchemy import Index, func, or_
 from . import audit, customers, linking, sessions
 from .clients import CLIENT_DEFAULTS, forget_client, hash_secret, new_secret, snapshot
 from .db import db
-from .models import AuditEvent, Client, Customer, FederatedIdentity, Realm, SsoSession, Token
+from .models import (
+    AuditEvent,
+    Client,
+    Customer,
+    FederatedIdentity,
+    IdentityProvider,
+    Realm,
+    SsoSession,
+    Token,
+)
 from .realm_io import RealmImportError, upsert_client, upsert_provider, validate_client_meta
 from .realms import RealmInfo, find_realm, forget_realm, realm_row
 from .settings import AppSettings, RealmSettings, SettingsError
@@ -411,8 +420,6 @@ def realm_settings(principal: Principal, realm: RealmInfo
                    ) -> tuple[str, RealmSettings, list[ProviderLine]]:
     """Display name, typed settings and social providers (secrets masked: write-only)."""
     require(principal, realm.slug, Action.SETTINGS_READ)
-    from .models import IdentityProvider
-
     rows = db.session.execute(db.select(IdentityProvider).filter_by(realm_id=realm.id)
                               .order_by(IdentityProvider.alias)).scalars()
     providers = [ProviderLine(p.alias, p.client_id, p.enabled,
@@ -450,8 +457,6 @@ def save_provider(principal: Principal, realm: RealmInfo, alias: str, client_id:
     """Create or update a social provider. An empty secret keeps the stored one (the
     console never shows it back)."""
     require(principal, realm.slug, Action.SETTINGS_WRITE)
-    from .models import IdentityProvider
-
     row = db.session.execute(db.select(IdentityProvider).filter_by(realm_id=realm.id,
                                                                    alias=alias)
                              ).scalar_one_or_none()

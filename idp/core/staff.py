@@ -33,16 +33,17 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import actions, audit, emails
+from . import actions, audit, emails, links
 from .db import db
-from .models import Customer, Realm, utcnow
-from .realms import RealmInfo
+from .models import ActionToken, Customer, Realm, utcnow
+from .realm_io import import_realm
+from .realms import RealmInfo, find_realm, forget_realm, snapshot
 from .settings import AppSettings
 
 SUPER_ADMIN = "super-admin"
@@ -311,9 +312,6 @@ STAFF_REALM_SETTINGS: dict[str, object] = {
 def ensure_staff_realm(cfg: AppSettings) -> RealmInfo:
     """The staff realm, created on first use with password + mandatory TOTP and short
     sessions (it stays editable with ``idp realms import``)."""
-    from .realm_io import import_realm
-    from .realms import find_realm, forget_realm, snapshot
-
     row = db.session.execute(db.select(Realm).filter_by(slug=cfg.staff_realm)
                              ).scalar_one_or_none()
     if row is None:
@@ -329,11 +327,6 @@ def ensure_staff_realm(cfg: AppSettings) -> RealmInfo:
 def enrolment_link(cfg: AppSettings, member: StaffMember, hours: int = 72) -> str:
     """A one-time link (URL) where the new staff member chooses a password; the sign-in
     that follows enrols the TOTP. Only its hash is stored; a new link voids the last."""
-    from datetime import timedelta
-
-    from . import links
-    from .models import ActionToken
-
     account = member.account
     links.supersede(account.id, links.RESET_PASSWORD)
     raw = secrets.token_urlsafe(32)

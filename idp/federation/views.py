@@ -46,6 +46,7 @@ from ..core.linking import (
     refuse,
     unlink,
 )
+from ..core.mails import notify
 from ..core.models import Customer, IdentityProvider, SsoSession
 from ..core.providers import PROVIDERS, FederationError, display_name, get_adapter
 from ..flow import machine
@@ -306,8 +307,6 @@ def _notice(notice: dict[str, Any]) -> None:
 def _mail_linked(customer: Customer, alias: str) -> None:
     """Tell the customer by mail: a linked account is a new way in."""
     if customer.email and customer.email_verified:
-        from ..core.mails import notify
-
         notify(g.realm, customer, customer.email, "account_linked", provider=brand(alias))
 
 
