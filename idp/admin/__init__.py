@@ -15,7 +15,7 @@ from flask import url_for
 
 from ..core import actions
 from ..flow import otp
-from ..flow.machine import register_action_page, register_landing, register_second_factor_page
+from ..flow.machine import register_action_page, register_landing, register_step
 from ..web.context import app_settings
 from . import branding, clients, customers, reports, settings_views  # noqa: F401 (routes)
 from .blueprint import bp
@@ -34,5 +34,5 @@ def init_app(app: Any) -> None:
     app.register_blueprint(branding.bp)
     app.register_blueprint(otp.bp)
     register_action_page(app, actions.CONFIGURE_TOTP, "otp.configure")
-    register_second_factor_page(app, "otp.verify")
+    register_step(app, otp.second_factor_step, before_required_actions=True)
     register_landing(app, _console_landing)

@@ -2,7 +2,8 @@
 
 The state is the server-side :class:`~idp.core.interaction.Interaction` (the cookie holds
 its id). A proven credential binds it to the customer (:func:`authenticated`); each
-required action is a page (:data:`ACTION_PAGES`); :func:`complete` runs the completion
+required action is a page (:data:`ACTION_PAGES`), and so is each registered step (the
+second factor, the passkey offer); :func:`complete` runs the completion
 hooks registered in ``create_app``, starts the SSO session and resumes the client's
 authorization request exactly once.
 """
@@ -15,7 +16,7 @@ from typing import Any
 from flask import current_app, g, redirect, url_for
 from werkzeug.wrappers import Response
 
-from ..core import actions, interaction, totp
+from ..core import actions, interaction
 from ..core.db import db
 from ..core.interaction import Interaction
 from ..core.models import Customer, SsoSession
@@ -45,45 +46,34 @@ def register_completion_hook(app: Any, hook: CompletionHook) -> None:
     app.extensions.setdefault(HOOKS_KEY, []).append(hook)
 
 
-# A completion step is a page shown once nothing is owed, before completion (the passkey
-# offer): ``step(customer, interaction)`` names its endpoint, or None when it has nothing
-# to show. The page hands back to :func:`next_step`, so a step must answer None once done.
-CompletionStep = Callable[[Customer, Interaction | None], str | None]
-STEPS_KEY = "idp.completion_steps"
+# A step is a page the sign-in may owe besides the account's required actions: the second
+# factor of ``otp_required`` realms (before them), the passkey offer (after them).
+# ``step(customer, interaction)`` names its endpoint, or None when it has nothing to ask;
+# the page hands back to :func:`next_step`, so a step must answer None once done.
+Step = Callable[[Customer, Interaction | None], str | None]
+STEPS_BEFORE_KEY = "idp.steps_before_actions"
+STEPS_AFTER_KEY = "idp.steps_after_actions"
 
 
-def register_completion_step(app: Any, step: CompletionStep) -> None:
+def register_step(app: Any, step: Step, *, before_required_actions: bool = False) -> None:
     """Explicit, per app (called from ``create_app``), like the completion hooks."""
-    app.extensions.setdefault(STEPS_KEY, []).append(step)
+    key = STEPS_BEFORE_KEY if before_required_actions else STEPS_AFTER_KEY
+    app.extensions.setdefault(key, []).append(step)
 
 
 def register_action_page(app: Any, action: str, endpoint: str) -> None:
     app.extensions.setdefault("idp.action_pages", {})[action] = endpoint
 
 
-#: The page asking for the second factor in realms with ``otp_required``.
-SECOND_FACTOR_KEY = "idp.second_factor_page"
 #: Where a sign-in without a client request lands, per realm (default: Mon compte).
 LANDING_KEY = "idp.landings"
 Landing = Callable[[str], str | None]
-
-
-def register_second_factor_page(app: Any, endpoint: str) -> None:
-    app.extensions[SECOND_FACTOR_KEY] = endpoint
 
 
 def register_landing(app: Any, landing: Landing) -> None:
     """``landing(realm_slug)`` returns a URL to go to after a sign-in without a client
     (e.g. the staff console for the staff realm), or None."""
     app.extensions.setdefault(LANDING_KEY, []).append(landing)
-
-
-def _second_factor_due(customer: Customer) -> bool:
-    """``otp_required`` realm and this sign-in has not proven a TOTP code yet."""
-    if not g.realm.settings.otp_required:
-        return False
-    ix = current_interaction()
-    return ix is None or "otp" not in (ix.amr or [])
 
 
 def _action_page(action: str) -> str | None:
@@ -132,24 +122,17 @@ def next_step() -> Response:
     customer = pending_customer()
     if customer is None:
         return redirect(url_for("flow.login", realm=g.realm.slug))
-    second_factor = current_app.extensions.get(SECOND_FACTOR_KEY)
-    # An enrolled second factor comes before any required action: a password alone
-    # changes nothing on the account.
-    if second_factor and _second_factor_due(customer) and totp.enrolled(customer.id):
-        return redirect(url_for(second_factor, realm=g.realm.slug))
-    pending = list(customer.required_actions or [])
-    if g.realm.settings.otp_required and _second_factor_due(customer):
-        pending = actions.add(pending, actions.CONFIGURE_TOTP)  # never completes without
-    action = actions.first_pending(pending)
+    ix = current_interaction()
+    for step in current_app.extensions.get(STEPS_BEFORE_KEY, []):
+        if endpoint := step(customer, ix):
+            return redirect(url_for(endpoint, realm=g.realm.slug))
+    action = actions.first_pending(list(customer.required_actions or []))
     if action is not None:
         page = _action_page(action)
         if page is not None:
             return redirect(url_for(page, realm=g.realm.slug))
-    if g.realm.settings.otp_required and _second_factor_due(customer):
-        return redirect(url_for("flow.login", realm=g.realm.slug))  # no OTP page: refuse
-    for step in current_app.extensions.get(STEPS_KEY, []):
-        endpoint = step(customer, current_interaction())
-        if endpoint:
+    for step in current_app.extensions.get(STEPS_AFTER_KEY, []):
+        if endpoint := step(customer, ix):
             return redirect(url_for(endpoint, realm=g.realm.slug))
     return complete(customer)
 

@@ -8,9 +8,10 @@ Two pages, registered in ``create_app``:
 * ``otp.verify``: every later sign-in, after the password and before any required action
   or completion; a recovery code is accepted instead of a TOTP code.
 
-Both add ``otp`` and ``mfa`` to the sign-in's ``amr`` (what :mod:`idp.flow.machine` checks
-before completing). ``step_up_check`` is the same check for a signed-in staff member
-re-proving the factor before a sensitive console action.
+Both add ``otp`` and ``mfa`` to the sign-in's ``amr``; :func:`second_factor_step`, a step
+of the sign-in machine registered before the required actions, sends every sign-in of
+such a realm to one of them until that is so. ``step_up_check`` is the same check for a
+signed-in staff member re-proving the factor before a sensitive console action.
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def _proven() -> None:
     if ix is not None:
         ix.amr = [*[a for a in ix.amr if a not in ("otp", "mfa")], "otp", "mfa"]
         interaction.save(ix)
+
+
+def second_factor_step(customer: Customer, ix: interaction.Interaction | None) -> str | None:
+    """Realms with ``otp_required``: a sign-in proves a TOTP code before anything else
+    (a password alone changes nothing), enrolling first when there is none yet."""
+    if not g.realm.settings.otp_required or (ix is not None and "otp" in (ix.amr or [])):
+        return None
+    return "otp.verify" if totp.enrolled(customer.id) else "otp.configure"
 
 
 def _needs_enrolment(customer: Customer) -> bool:

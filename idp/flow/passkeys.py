@@ -40,7 +40,7 @@ OFFERED = "passkey_offered"
 def init_app(app: Flask) -> None:
     """Register the views and the offer step (called from ``create_app``)."""
     app.register_blueprint(bp)
-    machine.register_completion_step(app, offer_step)
+    machine.register_step(app, offer_step)
 
 
 # --- the offer, a completion step ------------------------------------------------------------
