@@ -10,9 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from idp import create_app
 from idp.core import staff, tokens
-from idp.core.cache import clear_all as clear_cache
 from idp.core.models import Customer, Token, utcnow
 from idp.core.realms import find_realm
 from idp.extensions import db
@@ -22,7 +20,7 @@ from tests.e2e.conftest import (  # noqa: F401 (the browser test's fixtures, laz
     idp_server,
     smtp,
 )
-from tests.support.realms import import_realm
+from tests.support.realms import fresh_idp, import_realm
 
 PARIS = "paris"
 LYON = "lyon"
@@ -40,33 +38,27 @@ def service_client(client_id: str, scope: str, **extra) -> dict:
 
 @pytest.fixture
 def app(idp_config):
-    application = create_app(idp_config)
-    with application.app_context():
-        db.create_all()
-        import_realm({"realm": PARIS, "display_name": "Paris", "clients": [
-            service_client("crm", ALL_SCOPES),
-            service_client("crm-read", "admin:customers:read"),
-            service_client("plain", "openid"),
-            {"client_id": "rp", "client_secret": SECRET,
-             "redirect_uris": ["https://rp.example/cb"], "first_party": True},
-        ]})
-        import_realm({"realm": LYON, "display_name": "Lyon", "clients": [
-            service_client("lyon-crm", ALL_SCOPES)]})
-        import_realm({"realm": STAFF, "display_name": "Agence",
-                      "clients": [{"client_id": "console", "client_secret": SECRET,
-                                   "redirect_uris": ["https://console.example/cb"],
-                                   "first_party": True}]})
-        cfg = application.extensions["idp.settings"]
-        staff_info = find_realm(STAFF)
-        staff.create_member(cfg, staff_info, "boss@agence.example", super_admin=True)
-        staff.create_member(cfg, staff_info, "paris-admin@agence.example", realms=[PARIS])
-        db.session.commit()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
-    clear_cache()
+    with fresh_idp(idp_config) as application:
+        with application.app_context():
+            import_realm({"realm": PARIS, "display_name": "Paris", "clients": [
+                service_client("crm", ALL_SCOPES),
+                service_client("crm-read", "admin:customers:read"),
+                service_client("plain", "openid"),
+                {"client_id": "rp", "client_secret": SECRET,
+                 "redirect_uris": ["https://rp.example/cb"], "first_party": True},
+            ]})
+            import_realm({"realm": LYON, "display_name": "Lyon", "clients": [
+                service_client("lyon-crm", ALL_SCOPES)]})
+            import_realm({"realm": STAFF, "display_name": "Agence",
+                          "clients": [{"client_id": "console", "client_secret": SECRET,
+                                       "redirect_uris": ["https://console.example/cb"],
+                                       "first_party": True}]})
+            cfg = application.extensions["idp.settings"]
+            staff_info = find_realm(STAFF)
+            staff.create_member(cfg, staff_info, "boss@agence.example", super_admin=True)
+            staff.create_member(cfg, staff_info, "paris-admin@agence.example", realms=[PARIS])
+            db.session.commit()
+        yield application
 
 
 @pytest.fixture

@@ -10,10 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from idp import create_app
-from idp.core.cache import clear_all as clear_cache
-from idp.extensions import db
-from tests.support.realms import import_realm
+from tests.support.realms import fresh_idp, import_realm
 
 REALM = "paris-ile-de-france"
 ISSUER = f"http://idp.test/realms/{REALM}"
@@ -23,54 +20,48 @@ RP_SECRET = "rp-secret-" + "s" * 40
 
 @pytest.fixture
 def app(idp_config):
-    application = create_app(idp_config)
-    with application.app_context():
-        db.create_all()
-        import_realm(
-            {
-                "realm": REALM,
-                "display_name": "Paris Île-de-France",
-                "clients": [
-                    {
-                        "client_id": "rp",
-                        "client_secret": RP_SECRET,
-                        "redirect_uris": [RP, "https://rp.example/cb2?bar=foo"],
-                        "post_logout_redirect_uris": ["https://rp.example/bye"],
-                        "grant_types": ["authorization_code", "refresh_token",
-                                        "client_credentials"],
-                        "backchannel_logout_uri": "https://rp.example/bcl",
-                        "first_party": True,
-                    },
-                    {
-                        "client_id": "spa",
-                        "redirect_uris": ["https://spa.example/cb"],
-                        "token_endpoint_auth_method": "none",
-                        "first_party": True,
-                    },
-                    {
-                        "client_id": "third",
-                        "client_secret": RP_SECRET,
-                        "redirect_uris": ["https://third.example/cb"],
-                        "first_party": False,
-                        "client_name": "Appli tierce",
-                    },
-                    {
-                        "client_id": "post",
-                        "client_secret": RP_SECRET,
-                        "redirect_uris": ["https://post.example/cb"],
-                        "token_endpoint_auth_method": "client_secret_post",
-                        "id_token_signed_response_alg": "ES256",
-                        "first_party": True,
-                    },
-                ],
-            }
-        )
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
-    clear_cache()
+    with fresh_idp(idp_config) as application:
+        with application.app_context():
+            import_realm(
+                {
+                    "realm": REALM,
+                    "display_name": "Paris Île-de-France",
+                    "clients": [
+                        {
+                            "client_id": "rp",
+                            "client_secret": RP_SECRET,
+                            "redirect_uris": [RP, "https://rp.example/cb2?bar=foo"],
+                            "post_logout_redirect_uris": ["https://rp.example/bye"],
+                            "grant_types": ["authorization_code", "refresh_token",
+                                            "client_credentials"],
+                            "backchannel_logout_uri": "https://rp.example/bcl",
+                            "first_party": True,
+                        },
+                        {
+                            "client_id": "spa",
+                            "redirect_uris": ["https://spa.example/cb"],
+                            "token_endpoint_auth_method": "none",
+                            "first_party": True,
+                        },
+                        {
+                            "client_id": "third",
+                            "client_secret": RP_SECRET,
+                            "redirect_uris": ["https://third.example/cb"],
+                            "first_party": False,
+                            "client_name": "Appli tierce",
+                        },
+                        {
+                            "client_id": "post",
+                            "client_secret": RP_SECRET,
+                            "redirect_uris": ["https://post.example/cb"],
+                            "token_endpoint_auth_method": "client_secret_post",
+                            "id_token_signed_response_alg": "ES256",
+                            "first_party": True,
+                        },
+                    ],
+                }
+            )
+        yield application
 
 
 @pytest.fixture

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 
+from idp import create_app
+from idp.core import cache
+from idp.core.db import db
 from idp.core.realm_io import RealmImportError
 from idp.core.realm_io import import_realm as _import_realm
 
-__all__ = ["RealmImportError", "import_realm"]
+__all__ = ["RealmImportError", "fresh_idp", "import_realm"]
 
 
 def import_realm(data: dict[str, Any]) -> Any:
     return _import_realm(current_app.extensions["idp.settings"].client_secret_key, data)
+
+
+@contextmanager
+def fresh_idp(config: dict[str, Any]) -> Iterator[Flask]:
+    """An idp app on empty tables (inside its app context while the ``with`` body sets
+    it up); the tables are dropped and the cache emptied afterwards."""
+    application = create_app(config)
+    with application.app_context():
+        db.create_all()
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+        cache.clear_all()
