@@ -95,33 +95,31 @@
     return o;
   }
 
-  function registrationJSON(cred) {
-    var r = cred.response;
+  // What every credential answer carries, plus its own ``response`` members.
+  function credentialJSON(cred, response) {
     return {
       id: cred.id, rawId: toB64url(cred.rawId), type: cred.type,
       authenticatorAttachment: cred.authenticatorAttachment || null,
       clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
-      response: {
-        clientDataJSON: toB64url(r.clientDataJSON),
-        attestationObject: toB64url(r.attestationObject),
-        transports: typeof r.getTransports === "function" ? r.getTransports() : []
-      }
+      response: Object.assign({clientDataJSON: toB64url(cred.response.clientDataJSON)}, response)
     };
+  }
+
+  function registrationJSON(cred) {
+    var r = cred.response;
+    return credentialJSON(cred, {
+      attestationObject: toB64url(r.attestationObject),
+      transports: typeof r.getTransports === "function" ? r.getTransports() : []
+    });
   }
 
   function assertionJSON(cred) {
     var r = cred.response;
-    return {
-      id: cred.id, rawId: toB64url(cred.rawId), type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || null,
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
-      response: {
-        clientDataJSON: toB64url(r.clientDataJSON),
-        authenticatorData: toB64url(r.authenticatorData),
-        signature: toB64url(r.signature),
-        userHandle: r.userHandle ? toB64url(r.userHandle) : null
-      }
-    };
+    return credentialJSON(cred, {
+      authenticatorData: toB64url(r.authenticatorData),
+      signature: toB64url(r.signature),
+      userHandle: r.userHandle ? toB64url(r.userHandle) : null
+    });
   }
 
   // ----------------------------------------------------------------- server
