@@ -252,51 +252,43 @@ def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str) 
         metrics.sign_in("failure")
         return Attempt(None)
     customer = candidates[0]
+    attempt, outcome = _guarded_check(cfg, customer, password, policy, legacy)
+    if outcome != "success":
+        audit.record("login_failed", realm_id=realm.id, customer_id=customer.id,
+                     reason=outcome)
+    db.session.commit()
+    metrics.sign_in("temporary_code" if attempt.used_temporary else
+                    {"locked": "locked", "success": "success"}.get(outcome, "failure"))
+    return attempt
+
+
+def _guarded_check(cfg: AppSettings, customer: Customer, password: str, policy: BruteForce,
+                   legacy: bool) -> tuple[Attempt, str]:
+    """The lockout around one password check, the same for the sign-in form and Mon
+    compte: the failure is reserved (and committed) before the compare, a success gives
+    it back. Outcome: ``success``, ``locked`` or ``bad_password``; the caller commits."""
     if not is_locked(customer):
         _reserve(customer, policy)
         db.session.commit()  # the reservation holds even if this worker dies mid-hash
     if is_locked(customer) or _over_budget(customer, policy):
         burn_time(cfg, password, legacy)
-        audit.record("login_failed", realm_id=realm.id, customer_id=customer.id,
-                     reason="locked")
         _apply_lock(customer, policy)
-        db.session.commit()
-        metrics.sign_in("locked")
-        return Attempt(None)
+        return Attempt(None), "locked"
     attempt = check_password(cfg, customer, password, legacy)
     if attempt.customer is not None:
         succeed(cfg, customer, password, attempt)
-        db.session.commit()
-        metrics.sign_in("temporary_code" if attempt.used_temporary else "success")
-        return attempt
-    audit.record("login_failed", realm_id=customer.realm_id, customer_id=customer.id,
-                 reason="bad_password")
+        return attempt, "success"
     _apply_lock(customer, policy)
-    db.session.commit()
-    metrics.sign_in("failure")
-    return Attempt(None)
+    return attempt, "bad_password"
 
 
 def verify_current(cfg: AppSettings, customer: Customer, password: str,
                    policy: BruteForce) -> bool:
     """The current password (Mon compte), with the very same lockout as the sign-in form
     (a success resets the count and re-hashes a legacy hash, as a sign-in does)."""
-    legacy = legacy_slot(customer.realm_id)
-    if is_locked(customer):
-        burn_time(cfg, password, legacy)
-        return False
-    _reserve(customer, policy)
-    db.session.commit()
-    if _over_budget(customer, policy):
-        burn_time(cfg, password, legacy)
-        _apply_lock(customer, policy)
-        return False
-    attempt = check_password(cfg, customer, password, legacy)
-    if attempt.customer is not None:
-        succeed(cfg, customer, password, attempt)
-        return True
-    _apply_lock(customer, policy)
-    return False
+    _attempt, outcome = _guarded_check(cfg, customer, password, policy,
+                                       legacy_slot(customer.realm_id))
+    return outcome == "success"
 
 
 def _over_budget(customer: Customer, policy: BruteForce) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from . import actions, audit
+from . import actions, audit, cache
 from .credentials import hash_temporary_code, legacy_format, verify_temporary_code
 from .db import db
 from .emails import check as check_email
@@ -166,6 +166,7 @@ def import_customers(cfg: AppSettings, realm: Realm, stream: IO[bytes],
     audit.record("admin_customers_imported", realm_id=realm.id,
                  **{k: v for k, v in report.as_dict().items() if k != "errors"})
     db.session.commit()
+    cache.invalidate("legacy_present", realm.id)  # sign-ins pay the legacy slot again
     return report
 
 
