@@ -3,7 +3,7 @@
 Why blueprints of the idp rather than a separate OIDC client app: staff sign in through
 the idp's own sign-in machine (staff realm, password + TOTP), the console then reads that
 SSO session like Mon compte does; no second app, no token to store, and every action
-goes straight to the domain core (:mod:`idp.core.admin`), where permissions are checked.
+goes straight to the domain core (:mod:`idp.core.operations`), where permissions are checked.
 ``/admin/realms/...`` stays free for the admin REST API.
 """
 

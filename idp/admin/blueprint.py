@@ -16,8 +16,8 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from ..core import admin as ops
 from ..core import audit, sessions, staff
+from ..core import operations as ops
 from ..core.db import db
 from ..core.realms import RealmInfo, find_realm
 from ..web.context import app_settings, client_ip

@@ -8,7 +8,7 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..core import admin as ops
+from ..core import operations as ops
 from ..core.clients import CLIENT_DEFAULTS
 from ..core.db import db
 from ..core.staff import Action

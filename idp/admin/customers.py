@@ -1,5 +1,5 @@
 """Console: find a customer, see their file, act on their behalf (thin: every action is
-one call to :mod:`idp.core.admin`, which checks the permission and writes the audit)."""
+one call to :mod:`idp.core.operations`, which checks the permission and writes the audit)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from flask import redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from ..core import admin as ops
 from ..core import customers as service
+from ..core import operations as ops
 from ..core.db import db
 from ..core.mails import mask_email
 from ..core.staff import Action

@@ -17,9 +17,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..core.admin import GRANTS
 from ..core.clients import AUTH_METHODS
 from ..core.keys import SUPPORTED_ALGS
+from ..core.operations import GRANTS
 
 
 class EmailForm(FlaskForm):

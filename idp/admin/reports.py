@@ -20,9 +20,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from ..core import audit_log, migration, staff
 from ..core import logout as ending
+from ..core import staff
 from ..core.db import db
+from ..core.operations import audit_log, migration
 from ..core.staff import Action
 from ..flow import otp
 from ..web import limits

@@ -4,7 +4,7 @@ JSON in and out, RFC 9457 problems, OpenAPI 3.1 at ``/admin/openapi.json`` gener
 the pydantic models that validate the requests, a browsable page at ``/admin/docs``.
 
 Registered explicitly by ``create_app`` (:func:`init_app`). Every operation calls the
-console's domain functions (:mod:`idp.core.admin`) behind the staff permission model.
+console's domain functions (:mod:`idp.core.operations`) behind the staff permission model.
 """
 
 from __future__ import annotations

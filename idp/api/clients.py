@@ -1,5 +1,5 @@
 """``/admin/realms/{realm}/clients``: client applications (CRUD, secret rotation) through
-:mod:`idp.core.admin`, and the initial access tokens of Dynamic Client Registration
+:mod:`idp.core.operations`, and the initial access tokens of Dynamic Client Registration
 (:mod:`idp.core.initial_tokens`)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import url_for
 
-from ..core import admin, initial_tokens
+from ..core import initial_tokens
+from ..core import operations as admin
 from ..core.db import db
 from ..core.staff import Action, require
 from ..web.context import app_settings

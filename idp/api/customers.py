@@ -1,5 +1,5 @@
 """``/admin/realms/{realm}/customers``: search, read, create, import and the console's
-actions on one customer, through :mod:`idp.core.admin` (the console's functions, behind
+actions on one customer, through :mod:`idp.core.operations` (the console's functions, behind
 the same permission checks) and :mod:`idp.core.customers` (the CLI's)."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import io
 
 from flask import url_for
 
-from ..core import admin, consents, credentials
+from ..core import consents, credentials
 from ..core import customers as service
+from ..core import operations as admin
 from ..core.customer_import import ImportFileError, import_customers
 from ..core.db import db
 from ..core.models import Customer

@@ -1,5 +1,5 @@
 """``/admin/realms/{realm}``: realm settings and social providers (through
-:mod:`idp.core.admin`, validated as the realm import validates), audit events
+:mod:`idp.core.operations`, validated as the realm import validates), audit events
 (:mod:`idp.core.audit_log`) and the migration's counts and pending export
 (:mod:`idp.core.migration`)."""
 
@@ -10,8 +10,9 @@ import io
 
 from flask import Response
 
-from ..core import admin, audit_log, migration
+from ..core import operations as admin
 from ..core.db import db
+from ..core.operations import audit_log, migration
 from ..core.staff import Action
 from ..web.context import app_settings
 from . import schemas as s

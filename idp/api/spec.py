@@ -21,7 +21,8 @@ from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from ..core import admin, audit, customers, staff
+from ..core import audit, customers, staff
+from ..core import operations as admin
 from ..core.db import db
 from ..core.realms import RealmInfo, find_realm
 from ..core.settings import SettingsError

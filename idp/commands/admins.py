@@ -10,8 +10,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..core import audit_log, staff, totp
+from ..core import staff, totp
 from ..core.db import db
+from ..core.operations import audit_log
 from ..web.context import app_settings
 from .common import echo
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -380,3 +381,22 @@ class OutboxMail(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# Search indexes (also created by the Alembic migration): prefix searches on identifier,
+# email and names stay index scans on 500,000 customers. text_pattern_ops lets
+# PostgreSQL use them for LIKE 'prefix%' whatever the database collation.
+_PATTERN = {"postgresql_ops": {"identifier": "text_pattern_ops",
+                               "email_normalized": "text_pattern_ops",
+                               "family_lower": "text_pattern_ops",
+                               "given_lower": "text_pattern_ops"}}
+Index("ix_customer_search_identifier", Customer.realm_id, Customer.identifier, **_PATTERN)
+Index("ix_customer_search_email", Customer.realm_id, Customer.email_normalized, **_PATTERN)
+Index("ix_customer_search_family", Customer.realm_id,
+      func.lower(Customer.family_name).label("family_lower"), **_PATTERN)
+Index("ix_customer_search_given", Customer.realm_id,
+      func.lower(Customer.given_name).label("given_lower"), **_PATTERN)
+Index("ix_customer_realm_activated", Customer.realm_id, Customer.activated_at)
+Index("ix_audit_event_created", AuditEvent.created_at)
+Index("ix_audit_event_realm_created", AuditEvent.realm_id, AuditEvent.created_at)
+Index("ix_token_client_created", Token.client_pk, Token.created_at)

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from idp.core import admin as ops
-from idp.core import audit_log, migration, staff
+from idp.core import operations as ops
+from idp.core import staff
 from idp.core.models import Customer
+from idp.core.operations import audit_log, migration
 from idp.core.realms import find_realm
 from idp.extensions import db
 from tests.idp.conftest import REALM, Browser, csrf_from

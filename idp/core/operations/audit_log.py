@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import audit
-from .db import db
-from .models import AuditEvent, Customer, Realm, utcnow
-from .realms import settings_of
-from .staff import Action, PermissionDenied, Principal, require, visible_realm_ids
+from .. import audit
+from ..db import db
+from ..models import AuditEvent, Customer, Realm, utcnow
+from ..realms import settings_of
+from ..staff import Action, PermissionDenied, Principal, require, visible_realm_ids
 
 PER_PAGE = 50
 CSV_COLUMNS = ("time", "realm", "event", "actor", "customer", "client", "ip", "outcome",

@@ -21,11 +21,11 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, not_, or_
 
-from . import links, outbox
-from .db import db
-from .models import ActionToken, Customer, utcnow
-from .realms import RealmInfo
-from .staff import Action, Principal, require
+from .. import links, outbox
+from ..db import db
+from ..models import ActionToken, Customer, utcnow
+from ..realms import RealmInfo
+from ..staff import Action, Principal, require
 
 
 @dataclass(frozen=True)
