@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers for `make test` (each has its own databases; see tests/conftest.py).
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo screenshots test lint bench clean
 
@@ -29,7 +31,7 @@ test: setup
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup  # the benchmark of record (docs/performance.md); needs wrk (apt-get install wrk)
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install wrk)"; exit 1; }

@@ -6,6 +6,36 @@ import os
 
 import pytest
 
+# Under pytest-xdist each worker gets its own PostgreSQL databases and Redis database, so
+# tests that share ``TEST_DATABASE_URL`` never meet another worker's rows or limits.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _per_worker(url: str, worker: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                            {"n": name}).first():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+if _WORKER and _WORKER != "gw0":
+    for _var in ("TEST_DATABASE_URL", "TEST_PORTAL_DATABASE_URL"):
+        if os.environ.get(_var, "").startswith("postgresql"):
+            os.environ[_var] = _per_worker(os.environ[_var], _WORKER)
+    _redis = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "")
+    if _redis.startswith("redis://") and _redis.rsplit("/", 1)[-1].isdigit():
+        _index = int(_WORKER.removeprefix("gw") or 0)
+        _db = int(_redis.rsplit("/", 1)[-1])
+        os.environ["TEST_RATELIMIT_STORAGE_URI"] = f"{_redis.rsplit('/', 1)[0]}/{(_db - _index) % 16}"
+
 # Tests run fast argon2 parameters; production defaults are checked in bench/.
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 
@@ -37,6 +67,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "e2e" in item.path.parts and "tests" in item.path.parts:
             item.add_marker(pytest.mark.e2e)
+        # Under pytest-xdist (--dist loadgroup), the suites that start their own database
+        # clusters or a real browser with session-wide servers stay on one worker each.
+        for group in ("ops", "e2e", "demo"):
+            if group in item.path.parts and "tests" in item.path.parts:
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session", autouse=True)
