@@ -6,6 +6,6 @@ COPY portal ./portal
 COPY shared ./shared
 COPY config ./config
 RUN pip install --no-cache-dir '.[postgres,redis]' && \
-    (pybabel compile -d idp/translations || true) && (pybabel compile -d portal/translations || true)
+    for po in $(find idp portal -name messages.po -path '*/translations/*'); do pybabel compile -i "$po" -o "${po%.po}.mo"; done
 RUN useradd --system app
 USER app

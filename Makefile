@@ -11,10 +11,14 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,postgres,redis]'
-	for d in $$(find idp portal -type d -name translations); do $(BIN)/pybabel compile -d $$d >/dev/null; done
 	touch $@
 
-setup: $(BIN)/.installed
+# Message catalogues are compiled from the .po files (the .mo files are not in git).
+CATALOGUES := $(patsubst %.po,%.mo,$(shell find idp portal -name messages.po -path '*/translations/*'))
+%.mo: %.po $(BIN)/.installed
+	$(BIN)/pybabel compile -i $< -o $@ >/dev/null
+
+setup: $(BIN)/.installed $(CATALOGUES)
 
 demo: setup
 	bash scripts/demo.sh
