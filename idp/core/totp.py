@@ -240,10 +240,19 @@ def _failure(row: TotpCredential, customer: Customer, lock_seconds: int) -> None
 
 
 def reset(customer: Customer) -> None:
-    """Forget the TOTP secret and recovery codes (lost phone): the next sign-in enrols
-    again. The caller commits (and should end the account's sessions)."""
+    """Forget the TOTP secret and recovery codes (lost phone) **and the password**.
+
+    A lost phone may be a stolen phone, and the password alone must never enrol a new
+    authenticator: the account owes a new password and a new TOTP, which only a one-time
+    link (``idp admins enrolment-link``) or a reset mail to its verified address starts.
+    Every half-finished sign-in bound to the old credentials dies with the version bump.
+    The caller ends the account's sessions and tokens, then commits."""
     db.session.execute(db.delete(TotpCredential).filter_by(customer_id=customer.id))
     db.session.execute(db.delete(RecoveryCode).filter_by(customer_id=customer.id))
+    customer.password_hash = None
+    customer.legacy_hash = None
+    customer.temporary_code_hash = None
+    actions.owe(customer, actions.UPDATE_PASSWORD)
     actions.owe(customer, actions.CONFIGURE_TOTP)
     customer.credential_version = (customer.credential_version or 0) + 1
     audit.record("totp_reset", realm_id=customer.realm_id, customer_id=customer.id)
