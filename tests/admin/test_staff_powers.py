@@ -62,8 +62,8 @@ def outcome(p: staff.Principal, target: str, action: Action) -> str:
 
 def test_the_table_is_the_policy():
     assert set(staff.POWERS) == set(Action) == set(POLICY)
-    assert staff.SENSITIVE == {A.CLIENT_SECRET, A.CLIENT_DELETE}
-    assert staff.PLATFORM == {A.AUDIT_PURGE, A.STAFF_MANAGE, A.REALMS_CREATE}
+    assert {A.CLIENT_SECRET, A.CLIENT_DELETE} == staff.SENSITIVE
+    assert {A.AUDIT_PURGE, A.STAFF_MANAGE, A.REALMS_CREATE} == staff.PLATFORM
 
 
 @pytest.mark.parametrize("action", list(Action))
