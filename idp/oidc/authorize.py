@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, g, make_response, render_template, request, url_for
+from flask import g, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -313,7 +313,7 @@ def consent_decision(req: AuthzRequest, sso: SsoSession) -> Any:
         if logo:  # the app's logo is the one image from elsewhere the idp shows
             parts = urlsplit(logo)
             page.headers["Content-Security-Policy"] = CSP.format(
-                form_action=current_app.config.get("CSP_FORM_ACTION", "*")).replace(
+                form_action=app_settings().csp_form_action).replace(
                 "img-src 'self' data:", f"img-src 'self' data: https://{parts.netloc}")
         return page
     return None
