@@ -10,6 +10,7 @@ import pyotp
 from idp.core.models import SsoSession
 from idp.extensions import db
 from tests.idp.conftest import REALM, Browser, csrf_from
+from tests.support.sign_in import sign_in
 
 from .conftest import STAFF, audit_events
 
@@ -92,14 +93,9 @@ def test_a_customer_never_reaches_the_console(app, client, customer, boss):
 
 
 def test_staff_cannot_sign_in_to_a_customer_realm_and_vice_versa(app, client, boss, customer):
-    page = client.get(f"/realms/{REALM}/login")
-    resp = client.post(f"/realms/{REALM}/login", data={
-        "login": "boss@agence.example", "password": "Console-2026!x",
-        "csrf_token": csrf_from(page.text)})
+    resp = sign_in(client, "boss@agence.example", "Console-2026!x", realm=REALM)
     assert resp.status_code == 401
-    page = client.get(f"/realms/{STAFF}/login")
-    resp = client.post(f"/realms/{STAFF}/login", data={
-        "login": "100001", "password": "Bonjour-2026!", "csrf_token": csrf_from(page.text)})
+    resp = sign_in(client, "100001", "Bonjour-2026!", realm=STAFF)
     assert resp.status_code == 401
 
 

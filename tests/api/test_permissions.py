@@ -6,6 +6,7 @@ import pytest
 
 from idp.core import staff
 from tests.api.conftest import LYON, PARIS, STAFF, bearer, make_customer, service_token, staff_token
+from tests.support.sign_in import sign_in
 
 
 def test_no_or_bad_token_is_401_with_challenge(client):
@@ -122,11 +123,7 @@ def test_customer_token_never_administers(client, app):
 
 
 def flow_login(client, identifier, password="Bonjour-2026!"):
-    from tests.idp.conftest import csrf_from
-
-    page = client.get(f"/realms/{PARIS}/login")
-    return client.post(f"/realms/{PARIS}/login", data={
-        "login": identifier, "password": password, "csrf_token": csrf_from(page.text)})
+    return sign_in(client, identifier, password, realm=PARIS)
 
 
 def test_staff_token_of_a_client_not_meant_for_the_api_is_refused(client, app):
