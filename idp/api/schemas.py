@@ -237,7 +237,7 @@ class RealmOut(BaseModel):
     display_name: str
     enabled: bool
     settings: dict[str, Any] = Field(description="Every realm setting with its value "
-                                     "(docs/admin.md), defaults included.")
+                                     "(README, Configuration), defaults included.")
 
 
 class RealmUpdate(Request):

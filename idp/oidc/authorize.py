@@ -136,7 +136,7 @@ def check_prompt(req: AuthzRequest) -> None:
 def check_scope(req: AuthzRequest) -> None:
     """Allowed scopes only. ``offline_access`` follows OIDC Core §11: ignored unless the
     request has ``prompt=consent`` — except for first-party clients, whose consent is the
-    agency's own (documented in docs/oidc.md)."""
+    agency's own (documented in docs/admin-api.md, "Consent")."""
     assert req.client is not None
     requested = req.args.get("scope", "").split()
     kept = [s for s in requested if s in SUPPORTED_SCOPES]
