@@ -36,7 +36,7 @@ class Filters:
 
 @dataclass(frozen=True)
 class Line:
-    """One event as shown: names instead of ids, outcome derived from the event name."""
+    """One event as shown: names instead of ids, ``outcome`` the event's declared class."""
 
     id: int
     at: datetime
