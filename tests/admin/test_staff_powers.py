@@ -95,8 +95,11 @@ def test_console_reads_the_table(app, monkeypatch, paris_admin, realms):
 @pytest.mark.parametrize("args, action", [
     (["admins", "list"], A.STAFF_MANAGE),
     (["audit", "purge", "--days", "30"], A.AUDIT_PURGE),
+    (["customers", "unlock", "--realm", REALM, "--identifier", "100001"], A.CUSTOMERS_WRITE),
+    (["customers", "enable", "--realm", REALM, "--identifier", "100001"], A.CUSTOMERS_WRITE),
 ])
-def test_cli_acts_as_the_system_principal(app, runner, monkeypatch, args, action):
+def test_cli_acts_as_the_system_principal(app, runner, monkeypatch, customers_in_both, args,
+                                          action):
     assert runner.invoke(args=args).exit_code == 0
     _without(monkeypatch, action, staff.SYSTEM)
     result = runner.invoke(args=args)
