@@ -62,7 +62,9 @@ def list_(as_json: bool) -> None:
 
 @admins.command("enrolment-link")
 @click.option("--email", required=True)
-@click.option("--reset-totp", is_flag=True, help="Lost phone: enrol a new authenticator.")
+@click.option("--reset-totp", is_flag=True,
+              help="Lost phone: forget the TOTP and the password, end every session and "
+                   "refresh token; only the link printed enrols anew.")
 @click.option("--valid-hours", default=72, show_default=True, type=click.IntRange(1, 24 * 14))
 def enrolment_link(email: str, reset_totp: bool, valid_hours: int) -> None:
     """A new one-time link (new password, and a new TOTP with --reset-totp)."""
