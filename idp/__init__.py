@@ -40,8 +40,9 @@ from .web.context import bind_audit_context
 from .web.mail import deliver_queued
 from .web.session import flow_locale
 
+#: Flask's and its extensions' keys, with the idp's values (settings.FLASK_KEYS). The idp's
+#: own keys and their defaults are the fields of AppSettings (idp/core/settings.py).
 DEFAULTS: dict[str, Any] = {
-    "PUBLIC_URL": "http://127.0.0.1:5100",
     "SQLALCHEMY_DATABASE_URI": None,
     "SESSION_COOKIE_NAME": "idp_session",
     "SESSION_COOKIE_HTTPONLY": True,
@@ -50,9 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_PORT": 8025,
     "MAIL_USE_TLS": False,
     "MAIL_USE_SSL": False,
-    "MAIL_DEFAULT_SENDER": "Mon espace client <no-reply@monespaceclient.example>",
     "MAIL_SUPPRESS_SEND": False,
-    "MAIL_TIMEOUT": 10,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     # Redis gone: per-process limits in memory (warning logged), back to Redis when it
@@ -60,23 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     "RATELIMIT_SWALLOW_ERRORS": True,
     "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-    "METRICS_TOKEN": None,  # /metrics answers only when set (docs/operations.md)
-    "LOG_JSON": True,
-    "LOGIN_RATE_LIMIT": "60/minute;600/hour",
-    "FAILURE_RATE_LIMIT": "10/minute;50/hour",
     "BABEL_DEFAULT_LOCALE": "fr",
     "WTF_CSRF_TIME_LIMIT": None,
-    "PROXY_FIX": False,
-    # Comma-separated addresses/CIDRs whose X-Forwarded-* are trusted when PROXY_FIX is on.
-    "TRUSTED_PROXIES": "",
-    # Fernet key(s) sealing signing keys and social client secrets at rest, current first
-    # (docs/security.md); unset in development: derived from SECRET_KEY, with a warning.
-    "DATA_KEY": None,
-    "PRODUCTION": False,
-    # Cache invalidations announced to every instance (PostgreSQL LISTEN/NOTIFY,
-    # idp/web/invalidation.py); CACHE_SIGNAL_URL: a direct URL when the main one is PgBouncer.
-    "CACHE_SIGNAL": True,
-    "CACHE_SIGNAL_URL": None,
 }
 log = logging.getLogger(__name__)
 
@@ -90,19 +74,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'idp.db'}"
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = health.engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))
-    app.config["SESSION_COOKIE_SECURE"] = is_https(app.config["PUBLIC_URL"])
+    # The one source of the idp's own settings; written back under their config names so
+    # the code shared with the portal and Flask-Mail read the very same typed values.
     settings = AppSettings.from_mapping(app.config)
+    app.config.update(settings.as_config())
+    app.config["SESSION_COOKIE_SECURE"] = is_https(settings.public_url)
     if settings.production and not is_https(settings.public_url):
         raise RuntimeError("IDP_PUBLIC_URL must be https:// in production")
     app.extensions["idp.settings"] = settings
-    if not crypto.configure(app.config.get("DATA_KEY"), settings.secret_key,
-                            settings.production):
+    if not crypto.configure(settings.data_key, settings.secret_key, settings.production):
         log.warning("IDP_DATA_KEY is not set: stored secrets are encrypted with a key "
                     "derived from SECRET_KEY (development only)")
-    if app.config.get("PROXY_FIX"):
+    if settings.proxy_fix:
         # Forwarded headers only from the configured proxies: a client reaching the port
         # directly must not choose its own address (rate limits, lockout audit, logs).
-        trusted = app.config.get("TRUSTED_PROXIES")
+        trusted = settings.trusted_proxies
         if not parse_networks(trusted):
             raise RuntimeError("IDP_PROXY_FIX needs IDP_TRUSTED_PROXIES (the proxies' "
                                "addresses or CIDRs)")
@@ -130,7 +116,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(deliver_queued)
     # form-action must allow redirects to client apps after a form post (Chrome applies
     # it to the whole redirect chain); the pages' own forms all post to the idp.
-    init_security_headers(app, form_action="*")
+    init_security_headers(app, form_action=settings.csp_form_action)
 
     _register_blueprints(app)
     _register_errors(app)

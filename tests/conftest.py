@@ -102,3 +102,14 @@ def fresh_idp_cache():
 
     cache.clear_all()
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def strict_audit_events():
+    """Every audit event recorded in a test must be declared with its class in
+    ``idp.core.audit.EVENTS`` (a new event without a declaration fails its test)."""
+    from idp.core import audit
+
+    audit.set_strict(True)
+    yield
+    audit.set_strict(False)

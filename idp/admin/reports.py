@@ -150,7 +150,14 @@ def audit() -> Any:
     return render_template(
         "admin/audit.html", lines=lines, nxt=nxt, filters=f, args=args,
         realms=staff.visible_realms(principal(), staff_slug()),
-        events=audit_log.event_types(principal(), staff_slug()))
+        events=audit_log.event_types(principal(), staff_slug()),
+        outcome_labels=_outcome_labels())
+
+
+def _outcome_labels() -> dict[str, str]:
+    """The words of the audit classes (declared per event in idp.core.audit.EVENTS)."""
+    return {"success": _("succès"), "failure": _("échec"), "change": _("modification"),
+            "security": _("sécurité"), "unknown": _("non classé")}
 
 
 @bp.route("/audit.csv")

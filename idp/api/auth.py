@@ -7,9 +7,13 @@ Two kinds of callers, one permission model (:mod:`idp.core.staff`):
   realm; a client whose metadata lists ``admin_realms`` administers those realms instead
   (never the staff realm). It has no second factor, so it can never do a sensitive action
   (secret rotation, client deletion).
-* a **staff member** signed in to the staff realm (any client of the staff realm): the
-  staff role boundaries apply (realm-admin: their realms only; super-admin: all), and the
-  sign-in's TOTP time counts as the second factor for sensitive actions.
+* a **staff member** signed in to the staff realm, through a staff-realm client meant
+  for the admin API: its metadata lists :data:`ADMIN_API_AUDIENCE` in ``audiences``, so
+  the token's ``aud`` names the API. A token of any other staff-realm client (a wiki, a
+  mail tool signing staff in) is refused: it was issued for someone else, and whoever
+  holds it must not administer realms with it. The staff role boundaries apply
+  (realm-admin: their realms only; super-admin: all), and the sign-in's TOTP time counts
+  as the second factor for sensitive actions.
 
 A token of a customer (code flow in a customer realm) never carries an admin scope: the
 authorization endpoint keeps only the OIDC scopes. Every token must also still be live in
@@ -54,6 +58,11 @@ SCOPE_OF_ACTION: dict[staff.Action, str] = {
     A.AUDIT_READ: "admin:events:read",
     A.MIGRATION_READ: "admin:migration:read",
 }
+
+
+#: The audience of the admin API (RFC 9068 ``aud``): a staff-realm client whose
+#: ``audiences`` list it gets tokens the API accepts; no other staff-realm token is.
+ADMIN_API_AUDIENCE = "urn:espace-client:admin-api"
 
 
 @dataclass(frozen=True)
@@ -125,8 +134,23 @@ def authenticate() -> Caller:
                           headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
         raise _unauthorized("The token has been revoked")
     if realm.slug == cfg.staff_realm:
+        _check_admin_audience(claims, realm.id)
         return _staff_caller(row, realm.slug, cfg.staff_realm)
     return _service_caller(row, claims, realm.id, realm.slug, cfg.staff_realm)
+
+
+def _check_admin_audience(claims: dict, realm_id: int) -> None:
+    """A staff token administers only if it was issued for the admin API: its ``aud``
+    names the API and its client still lists that audience now (taking it away from a
+    client acts at once, as taking a scope away from a service client does)."""
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    client = find_client(realm_id, str(claims.get("client_id", "")))
+    meant = client is not None and ADMIN_API_AUDIENCE in (client.get("audiences") or [])
+    if ADMIN_API_AUDIENCE not in audiences or not meant:
+        # RFC 6750 §3.1: a token for another audience is an invalid token here.
+        raise _unauthorized("The token was not issued for the admin API (its audience "
+                            f"must include {ADMIN_API_AUDIENCE})")
 
 
 def _staff_caller(row: Token, realm_slug: str, staff_realm: str) -> Caller:
@@ -157,8 +181,7 @@ def _service_caller(row: Token, claims: dict, realm_id: int, realm_slug: str,
                       headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
     realms = client.get("admin_realms") or [realm_slug]
     realms = [r for r in realms if isinstance(r, str) and r != staff_realm]
-    principal = staff.Principal(actor=f"client:{client.client_id}",
-                                realms=frozenset(realms), allowed=frozenset(allowed))
+    principal = staff.service_principal(client.client_id, realms, allowed)
     return Caller(principal, "service")
 
 

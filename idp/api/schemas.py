@@ -237,7 +237,7 @@ class RealmOut(BaseModel):
     display_name: str
     enabled: bool
     settings: dict[str, Any] = Field(description="Every realm setting with its value "
-                                     "(docs/admin.md), defaults included.")
+                                     "(README, Configuration), defaults included.")
 
 
 class RealmUpdate(Request):
@@ -306,7 +306,9 @@ class Event(BaseModel):
     actor: str | None = None
     client: str | None = None
     ip: str | None = None
-    outcome: Literal["success", "failure"]
+    outcome: Literal["success", "failure", "change", "security", "unknown"] = Field(
+        description="The event's declared class (idp.core.audit.EVENTS); unknown: an "
+                    "event name no longer declared")
     detail: dict[str, Any]
 
 

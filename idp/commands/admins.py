@@ -30,6 +30,7 @@ def create(email: str, super_admin: bool, realms: tuple[str, ...], valid_hours: 
            as_json: bool) -> None:
     """Create a staff member and print their one-time enrolment link."""
     cfg = app_settings()
+    staff.require(staff.SYSTEM_PRINCIPAL, None, staff.Action.STAFF_MANAGE)
     try:
         staff_realm = staff.ensure_staff_realm(cfg)
         member = staff.create_member(cfg, staff_realm, email, super_admin=super_admin,
@@ -49,6 +50,7 @@ def create(email: str, super_admin: bool, realms: tuple[str, ...], valid_hours: 
 @admins.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def list_(as_json: bool) -> None:
+    staff.require(staff.SYSTEM_PRINCIPAL, None, staff.Action.STAFF_MANAGE)
     rows = [{"email": m.email, "super_admin": m.super_admin,
              "realms": sorted(g.realm.slug for g in m.grants),
              "totp": totp.enrolled(m.customer_id), "enabled": m.account.enabled}
@@ -60,18 +62,23 @@ def list_(as_json: bool) -> None:
 
 @admins.command("enrolment-link")
 @click.option("--email", required=True)
-@click.option("--reset-totp", is_flag=True, help="Lost phone: enrol a new authenticator.")
+@click.option("--reset-totp", is_flag=True,
+              help="Lost phone: forget the TOTP and the password, end every session and "
+                   "refresh token; only the link printed enrols anew.")
 @click.option("--valid-hours", default=72, show_default=True, type=click.IntRange(1, 24 * 14))
 def enrolment_link(email: str, reset_totp: bool, valid_hours: int) -> None:
     """A new one-time link (new password, and a new TOTP with --reset-totp)."""
     cfg = app_settings()
+    staff.require(staff.SYSTEM_PRINCIPAL, None, staff.Action.STAFF_MANAGE)
     member = staff.find_member(email)
     if member is None:
         raise click.ClickException(f"unknown staff member: {email}")
     if reset_totp:
-        totp.reset(member.account)
-    link = staff.enrolment_link(cfg, member, valid_hours)
-    db.session.commit()
+        # Password, TOTP, sessions and refresh tokens all end: only this link enrols.
+        link = staff.reset_totp(cfg, member, valid_hours)
+    else:
+        link = staff.enrolment_link(cfg, member, valid_hours)
+        db.session.commit()
     click.echo(link)
 
 
@@ -81,7 +88,8 @@ def enrolment_link(email: str, reset_totp: bool, valid_hours: int) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def purge(days: int | None, as_json: bool) -> None:
     """Delete audit events older than each realm's retention (audit_retention_days)."""
-    deleted = audit_log.purge(days=days)
+    # The CLI acts as the system principal, through the same permission table.
+    deleted = audit_log.purge(staff.SYSTEM_PRINCIPAL, days=days)
     db.session.commit()
     echo(deleted, as_json, "\n".join(f"{slug or '(platform)'}: {n} deleted"
                                      for slug, n in sorted(deleted.items())))

@@ -14,6 +14,7 @@ import click
 from flask.cli import AppGroup
 
 from ..core import customers as service
+from ..core import staff
 from ..core.customer_import import (
     EXPORT_COLUMNS,
     ImportFileError,
@@ -22,6 +23,7 @@ from ..core.customer_import import (
 )
 from ..core.db import db
 from ..core.models import Customer
+from ..core.operations import customers as ops
 from ..core.realms import RealmInfo
 from ..web.context import app_settings
 from .common import realm_by_slug, realm_info
@@ -69,7 +71,7 @@ def _customer(realm: RealmInfo, identifier: str) -> Customer:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.argument("file", type=click.File("rb"))
 def import_(realm: str, as_json: bool, file: Any) -> None:
-    """Import customers from a UTF-8 CSV (docs/admin.md). Exit code 1 if any row failed."""
+    """Import customers from a UTF-8 CSV (README). Exit code 1 if any row failed."""
     r = realm_by_slug(realm)
     size = _size(file)
     show_bar = size > 0 and sys.stderr.isatty() and not as_json
@@ -147,7 +149,9 @@ def set_temporary_password(realm: str, identifier: str, code: str | None,
 def unlock(realm: str, identifier: str) -> None:
     """Lift a lockout (temporary or permanent) after checking who is asking."""
     r = realm_info(realm)
-    service.unlock(r, _customer(r, identifier))
+    _customer(r, identifier)
+    # The operation the console and the API call, as the system principal.
+    ops.unlock(staff.SYSTEM_PRINCIPAL, r, identifier)
     db.session.commit()
     click.echo(f"customer {identifier} unlocked")
 
@@ -159,7 +163,8 @@ def disable(realm: str, identifier: str) -> None:
     """Disable a customer: every session, token and sign-in in progress ends at once, on
     every instance (nothing about a customer is cached)."""
     r = realm_info(realm)
-    service.set_enabled(app_settings(), r, _customer(r, identifier), False)
+    _customer(r, identifier)
+    ops.set_enabled(staff.SYSTEM_PRINCIPAL, app_settings(), r, identifier, False)
     click.echo(f"customer {identifier} disabled")
 
 
@@ -169,5 +174,6 @@ def disable(realm: str, identifier: str) -> None:
 def enable(realm: str, identifier: str) -> None:
     """Enable a disabled customer again (they sign in anew)."""
     r = realm_info(realm)
-    service.set_enabled(app_settings(), r, _customer(r, identifier), True)
+    _customer(r, identifier)
+    ops.set_enabled(staff.SYSTEM_PRINCIPAL, app_settings(), r, identifier, True)
     click.echo(f"customer {identifier} enabled")

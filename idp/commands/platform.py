@@ -1,6 +1,6 @@
 """``idp realms|clients|keys ...``: the platform's administration commands.
 
-Admin subcommands print JSON with ``--json`` (docs/admin.md). They call the same core
+Admin subcommands print JSON with ``--json`` (README, Administration). They call the same core
 functions as the staff console and the admin API.
 """
 

@@ -1,4 +1,4 @@
-"""Migration import of customers from CSV (docs/admin.md), streaming and idempotent.
+"""Migration import of customers from CSV (README, Administration), streaming and idempotent.
 
 Rows are read one at a time and written in batches of ``BATCH`` (one SELECT of the
 batch's identifiers, one bulk INSERT), so memory stays flat in the file size except for

@@ -1,4 +1,4 @@
-"""Realm JSON import/export (docs/admin.md): idempotent, updates in place, validated first.
+"""Realm JSON import/export (README, Configuration): idempotent, updates in place, validated first.
 
 Client fields use RFC 7591 names. A given ``client_secret`` is kept (stored hashed);
 a confidential client without one gets a generated secret, reported once.

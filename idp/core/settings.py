@@ -31,8 +31,10 @@ def _doc(text: str, **kwargs: Any) -> Any:
 class AppSettings:
     """The idp's process settings, read from ``IDP_*`` environment variables.
 
-    Every Flask-level key (``SQLALCHEMY_DATABASE_URI``, ``MAIL_*``, ``RATELIMIT_*``) keeps
-    its Flask name; what the domain needs is here, typed, with its default and meaning.
+    The one source of truth: every key of the idp's own is a field here, with its default
+    and meaning, and the code reads it from this object (``app_settings()``), never from
+    ``app.config``. Flask's and its extensions' keys (:data:`FLASK_KEYS`) keep their names
+    and their own documentation.
     """
 
     public_url: str = _doc("Issuer base: {PUBLIC_URL}/realms/{realm}.",
@@ -60,6 +62,33 @@ class AppSettings:
                             default=False)
     proxy_fix: bool = _doc("Trust X-Forwarded-* from one proxy in front (only behind one).",
                            default=False)
+    trusted_proxies: str = _doc(
+        "Comma-separated addresses/CIDRs whose X-Forwarded-* are trusted (needed with "
+        "PROXY_FIX).", default="")
+    data_key: str = _doc(
+        "Fernet key(s) sealing signing keys and social client secrets at rest, current "
+        "first (docs/security.md); unset: derived from SECRET_KEY, refused in production.",
+        default="")
+    cache_signal: bool = _doc(
+        "Announce cache invalidations to every instance (PostgreSQL LISTEN/NOTIFY).",
+        default=True)
+    cache_signal_url: str = _doc(
+        "A direct database URL for LISTEN when the main one goes through PgBouncer.",
+        default="")
+    spray_rate_limit: str = _doc(
+        "Realm-wide failed sign-ins before password spraying is reported in the audit.",
+        default="200/minute")
+    csp_form_action: str = _doc(
+        "CSP form-action: '*', since after a form post the idp redirects to client apps.",
+        default="*")
+    mail_timeout: float = _doc("Seconds before a stalled SMTP server is given up.",
+                               default=10.0)
+    mail_deliver_inline: bool = _doc(
+        "Send mails inside the request (tests); default: after the response, off the "
+        "request thread, so timing tells nothing.", default=False)
+    metrics_token: str = _doc("Bearer token of /metrics; unset: /metrics answers 404.",
+                              default="")
+    log_json: bool = _doc("Log one JSON object per line (else plain text).", default=True)
     staff_realm: str = _doc(
         "Slug of the realm of agency staff (console, admin API): password + TOTP.",
         default="agency-staff")
@@ -74,6 +103,11 @@ class AppSettings:
             if key in config and config[key] is not None:
                 values[f.name] = _coerce(key, config[key], hints[f.name])
         return cls(**values)
+
+    def as_config(self) -> dict[str, Any]:
+        """The typed values under their config names, so the code shared with the portal
+        and the Flask extensions (Flask-Mail's MAIL_DEFAULT_SENDER) read the same."""
+        return {f.name.upper(): getattr(self, f.name) for f in fields(self)}
 
     @staticmethod
     def documentation() -> list[tuple[str, str, str]]:
@@ -99,6 +133,25 @@ class AppSettings:
     @cached_property
     def client_secret_key(self) -> bytes:
         return self.secret_key.encode()
+
+
+#: The other config keys the idp sets or reads: Flask's and its extensions', documented by
+#: them (Flask "Configuration Handling", Flask-SQLAlchemy, Flask-Mail, Flask-Limiter,
+#: Flask-WTF, Flask-Babel, Authlib). Every key the idp reads is one of these or an AppSettings
+#: field (tests/idp/test_settings_keys.py).
+FLASK_KEYS: frozenset[str] = frozenset({
+    "SECRET_KEY", "TESTING", "SERVER_NAME", "PREFERRED_URL_SCHEME", "MAX_CONTENT_LENGTH",
+    "SESSION_COOKIE_NAME", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
+    "SESSION_COOKIE_SECURE",
+    "SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_ENGINE_OPTIONS",
+    "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME",
+    "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "MAIL_SUPPRESS_SEND",
+    "RATELIMIT_ENABLED", "RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_OPTIONS",
+    "RATELIMIT_HEADERS_ENABLED", "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED",
+    "RATELIMIT_SWALLOW_ERRORS", "RATELIMIT_KEY_PREFIX",
+    "WTF_CSRF_ENABLED", "WTF_CSRF_TIME_LIMIT", "BABEL_DEFAULT_LOCALE",
+    "OAUTH2_REFRESH_TOKEN_GENERATOR",  # Authlib's AuthorizationServer
+})
 
 
 def _coerce(key: str, value: Any, kind: Any) -> Any:

@@ -19,6 +19,10 @@ staff account, :func:`service_principal` for a machine client of the admin API) 
     staff.require(principal, "paris", staff.Action.CUSTOMERS_WRITE)   # raises PermissionDenied
     staff.require(principal, "paris", staff.Action.CLIENT_SECRET, now=time.time())  # step-up
 
+Who may do what is ONE table, :data:`POWERS` (action × role → realm reach and step-up),
+read by :func:`require` alone; the roles are the staff roles plus :data:`SERVICE` (an admin
+API client) and :data:`SYSTEM` (the ``idp`` CLI, :data:`SYSTEM_PRINCIPAL`).
+
 Sensitive actions (:data:`SENSITIVE`: rotating a client secret, deleting a client) also
 need a second factor proven within :data:`STEP_UP_SECONDS` (``Principal.otp_at``);
 :class:`StepUpRequired` (a :class:`PermissionDenied`) says so, so a console asks for a
@@ -39,7 +43,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import actions, audit, emails, links
+from . import actions, audit, emails, links, logout, totp
 from .db import db
 from .models import ActionToken, Customer, Realm, utcnow
 from .realm_io import import_realm
@@ -48,8 +52,13 @@ from .settings import AppSettings
 
 SUPER_ADMIN = "super-admin"
 REALM_ADMIN = "realm-admin"
+#: The roles a staff member (a :class:`StaffMember` row) may hold.
 ROLES = (SUPER_ADMIN, REALM_ADMIN)
-#: How recent a TOTP proof must be for a :data:`SENSITIVE` action (seconds).
+#: A machine client of the admin API (client-credentials token with admin scopes).
+SERVICE = "service"
+#: The ``idp`` command line: whoever runs it already holds the host and the database.
+SYSTEM = "system"
+#: How recent a TOTP proof must be for an action the table marks ``step_up`` (seconds).
 STEP_UP_SECONDS = 5 * 60
 
 
@@ -69,17 +78,64 @@ class Action(StrEnum):
     SETTINGS_WRITE = "settings:write"       # branding, policies, providers
     MIGRATION_READ = "migration:read"       # dashboard counts
     AUDIT_READ = "audit:read"
-    # Platform actions: super-admins only, whatever the realm.
+    # Platform actions: super-admins (and the CLI) only, whatever the realm.
     AUDIT_PURGE = "audit:purge"
     STAFF_MANAGE = "staff:manage"
     REALMS_CREATE = "realms:create"
 
 
-#: Actions that need a fresh second factor (step-up) even in a live staff session.
-SENSITIVE: frozenset[Action] = frozenset({Action.CLIENT_SECRET, Action.CLIENT_DELETE})
-#: Actions only a super-admin has, on any realm.
-PLATFORM: frozenset[Action] = frozenset({Action.AUDIT_PURGE, Action.STAFF_MANAGE,
-                                         Action.REALMS_CREATE})
+class Reach(StrEnum):
+    """Which realms a power covers."""
+
+    ANY = "any"    # every realm (the staff realm included) and the platform-wide actions
+    OWN = "own"    # the principal's own customer realms only: never another, never staff
+
+
+@dataclass(frozen=True)
+class Power:
+    """One cell of :data:`POWERS`: where the role may act, and whether a second factor
+    proven within :data:`STEP_UP_SECONDS` is needed even in a live session."""
+
+    reach: Reach
+    step_up: bool = False
+
+
+_ANY, _OWN = Power(Reach.ANY), Power(Reach.OWN)
+_ANY_UP, _OWN_UP = Power(Reach.ANY, step_up=True), Power(Reach.OWN, step_up=True)
+#: Day-to-day administration of a realm: every role, each within its reach.
+_REALM_WORK = {SUPER_ADMIN: _ANY, REALM_ADMIN: _OWN, SERVICE: _OWN, SYSTEM: _ANY}
+#: Sensitive: a fresh second factor for people and machines alike. A service client never
+#: has one (so never does it); the CLI's operator is already on the host.
+_SENSITIVE = {SUPER_ADMIN: _ANY_UP, REALM_ADMIN: _OWN_UP, SERVICE: _OWN_UP, SYSTEM: _ANY}
+#: Platform-wide: super-admins and the CLI only.
+_PLATFORM = {SUPER_ADMIN: _ANY, SYSTEM: _ANY}
+
+#: THE table of staff powers (action × role → realm reach, step-up): the console, the
+#: admin API and the CLI all ask :func:`require`, which reads nothing else. A role missing
+#: from an action's row may not do it anywhere. An API token's scopes narrow it further
+#: (``Principal.allowed``), they never widen it.
+POWERS: dict[Action, dict[str, Power]] = {
+    Action.CUSTOMERS_READ: _REALM_WORK,
+    Action.CUSTOMERS_WRITE: _REALM_WORK,
+    Action.CLIENTS_READ: _REALM_WORK,
+    Action.CLIENTS_WRITE: _REALM_WORK,
+    Action.CLIENT_SECRET: _SENSITIVE,
+    Action.CLIENT_DELETE: _SENSITIVE,
+    Action.SETTINGS_READ: _REALM_WORK,
+    Action.SETTINGS_WRITE: _REALM_WORK,
+    Action.MIGRATION_READ: _REALM_WORK,
+    Action.AUDIT_READ: _REALM_WORK,
+    Action.AUDIT_PURGE: _PLATFORM,
+    Action.STAFF_MANAGE: _PLATFORM,
+    Action.REALMS_CREATE: _PLATFORM,
+}
+
+#: Actions that need a fresh second factor (step-up) for staff (derived from the table).
+SENSITIVE: frozenset[Action] = frozenset(
+    a for a, row in POWERS.items() if any(p.step_up for p in row.values()))
+#: Actions no realm-bound role has (derived from the table).
+PLATFORM: frozenset[Action] = frozenset(
+    a for a, row in POWERS.items() if REALM_ADMIN not in row and SERVICE not in row)
 
 
 class PermissionDenied(Exception):
@@ -149,11 +205,13 @@ class StaffRealm(db.Model):
 class Principal:
     """Who is asking, detached from the session: what every permission check takes.
 
-    ``actor`` is what the audit trail records (``staff:<email>`` or ``client:<id>``);
-    ``realms`` the slugs a realm-admin manages (ignored for a super-admin); ``otp_at``
-    the epoch second of the last proven second factor (None: never, e.g. a service
-    client, which therefore can never do a :data:`SENSITIVE` action);
-    ``allowed`` narrows the actions further (an API token's scopes; None: no narrowing).
+    ``actor`` is what the audit trail records (``staff:<email>``, ``client:<id>`` or
+    ``system:cli``); ``realms`` the slugs a realm-admin manages or a service client
+    administers (ignored for a super-admin and the CLI); ``otp_at`` the epoch second of
+    the last proven second factor (None: never, e.g. a service client, which therefore can
+    never do a step-up action); ``allowed`` narrows the actions further (an API token's
+    scopes; None: no narrowing); ``kind`` says which column of :data:`POWERS` applies
+    (``staff``: the member's role; :data:`SERVICE`; :data:`SYSTEM`).
     """
 
     actor: str
@@ -162,9 +220,13 @@ class Principal:
     otp_at: int | None = None
     staff_id: int | None = None
     allowed: frozenset[Action] | None = field(default=None)
+    kind: str = "staff"
 
     @property
     def role(self) -> str:
+        """The column of :data:`POWERS` this principal reads."""
+        if self.kind in (SERVICE, SYSTEM):
+            return self.kind
         return SUPER_ADMIN if self.super_admin else REALM_ADMIN
 
 
@@ -186,24 +248,41 @@ def principal_of(customer: Customer, staff_realm: str, otp_at: int | None = None
                      otp_at=otp_at, staff_id=member.id)
 
 
-def service_principal(client_id: str, realm_slug: str,
+def service_principal(client_id: str, realms: str | Iterable[str],
                       allowed: Iterable[Action]) -> Principal:
-    """A machine client of the admin API: one realm, the actions of its scopes, and no
-    second factor (so never a sensitive action)."""
-    return Principal(actor=f"client:{client_id}", realms=frozenset({realm_slug}),
-                     allowed=frozenset(allowed))
+    """A machine client of the admin API: its realm (or realms), the actions of its
+    scopes, and no second factor (so never a step-up action)."""
+    slugs = frozenset({realms} if isinstance(realms, str) else realms)
+    return Principal(actor=f"client:{client_id}", realms=slugs,
+                     allowed=frozenset(allowed), kind=SERVICE)
+
+
+#: The CLI's principal: ``idp`` commands call the same operations as the console and the
+#: API, checked against the :data:`SYSTEM` column of the table.
+SYSTEM_PRINCIPAL = Principal(actor="system:cli", kind=SYSTEM)
 
 
 # --- the checks ---------------------------------------------------------------------------
 
+def power(principal: Principal, action: Action | str) -> Power | None:
+    """The table's cell for this principal and action (None: never allowed)."""
+    return POWERS[Action(action)].get(principal.role)
+
+
+def _within(principal: Principal, reach: Reach, realm_slug: str | None,
+            staff_realm: str | None) -> bool:
+    if reach is Reach.ANY:
+        return True
+    return (realm_slug is not None and realm_slug in principal.realms
+            and realm_slug != staff_realm)
+
+
 def can_see(principal: Principal, realm_slug: str | None, staff_realm: str | None = None
             ) -> bool:
-    """May the principal see this realm at all (list it, open its pages)?"""
-    if realm_slug is None:
-        return principal.super_admin
-    if principal.super_admin:
-        return True
-    return realm_slug in principal.realms and realm_slug != staff_realm
+    """May the principal see this realm at all (list it, open its pages)? True when any
+    power of its role reaches it."""
+    return any(_within(principal, row[principal.role].reach, realm_slug, staff_realm)
+               for row in POWERS.values() if principal.role in row)
 
 
 def can_manage(principal: Principal, realm_slug: str | None, action: Action | str,
@@ -217,15 +296,15 @@ def can_manage(principal: Principal, realm_slug: str | None, action: Action | st
     action = Action(action)
     if principal.allowed is not None and action not in principal.allowed:
         return False
-    if action in PLATFORM:
-        return principal.super_admin
-    return can_see(principal, realm_slug, staff_realm)
+    cell = power(principal, action)
+    return cell is not None and _within(principal, cell.reach, realm_slug, staff_realm)
 
 
 def require(principal: Principal | None, realm_slug: str | None, action: Action | str, *,
             now: float | None = None, staff_realm: str | None = None) -> None:
-    """Raise :class:`PermissionDenied` unless allowed; :class:`StepUpRequired` when the
-    action is sensitive and the second factor is older than :data:`STEP_UP_SECONDS`."""
+    """Raise :class:`PermissionDenied` unless the table allows; :class:`StepUpRequired`
+    when the cell asks for a step-up and the second factor is older than
+    :data:`STEP_UP_SECONDS`."""
     action = Action(action)
     if principal is None:
         raise PermissionDenied(action, realm_slug, "not_staff")
@@ -233,7 +312,8 @@ def require(principal: Principal | None, realm_slug: str | None, action: Action 
         raise PermissionDenied(action, realm_slug, "unknown_realm")
     if not can_manage(principal, realm_slug, action, staff_realm):
         raise PermissionDenied(action, realm_slug)
-    if action in SENSITIVE and not fresh_second_factor(principal, now):
+    cell = power(principal, action)
+    if cell is not None and cell.step_up and not fresh_second_factor(principal, now):
         raise StepUpRequired(action, realm_slug)
 
 
@@ -243,18 +323,23 @@ def fresh_second_factor(principal: Principal, now: float | None = None) -> bool:
     return (now if now is not None else time.time()) - principal.otp_at <= STEP_UP_SECONDS
 
 
+def _reaches_every_realm(principal: Principal) -> bool:
+    return any(row[principal.role].reach is Reach.ANY
+               for row in POWERS.values() if principal.role in row)
+
+
 def visible_realms(principal: Principal, staff_realm: str) -> list[Realm]:
     """The customer realms the principal may open, by display name (never the staff
     realm: staff accounts are managed with ``idp admins``)."""
     q = db.select(Realm).where(Realm.slug != staff_realm).order_by(Realm.display_name)
-    if not principal.super_admin:
+    if not _reaches_every_realm(principal):
         q = q.where(Realm.slug.in_(sorted(principal.realms)))
     return list(db.session.execute(q).scalars())
 
 
 def visible_realm_ids(principal: Principal, staff_realm: str) -> list[int] | None:
     """Realm ids for cross-realm queries (audit log); None means every realm."""
-    if principal.super_admin:
+    if _reaches_every_realm(principal):
         return None
     return [r.id for r in visible_realms(principal, staff_realm)]
 
@@ -339,6 +424,20 @@ def enrolment_link(cfg: AppSettings, member: StaffMember, hours: int = 72) -> st
     return f"{cfg.issuer(account.realm.slug)}/action/{raw}"
 
 
+def reset_totp(cfg: AppSettings, member: StaffMember, hours: int = 72) -> str:
+    """Lost phone: the TOTP, the recovery codes and the password are forgotten, every
+    session and refresh token of the account ends, and the one-time link returned (to
+    hand over out of band) is the way to choose a new password and enrol again.
+
+    Commits: the reset and the link are one transaction, the sessions end after it."""
+    account = member.account
+    totp.reset(account)
+    link = enrolment_link(cfg, member, hours)
+    db.session.commit()
+    logout.end_all_sessions(account.id, "totp_reset", cfg.issuer(account.realm.slug))
+    return link
+
+
 def grant(member: StaffMember, realm_slug: str, staff_realm: str) -> StaffRealm:
     """Make ``member`` realm-admin of ``realm_slug`` (a customer realm)."""
     if realm_slug == staff_realm:
@@ -366,9 +465,10 @@ def count_members() -> int:
 
 
 __all__ = [
-    "PLATFORM", "REALM_ADMIN", "ROLES", "SENSITIVE", "STEP_UP_SECONDS", "SUPER_ADMIN",
-    "Action", "PermissionDenied", "Principal", "StaffError", "StaffMember", "StaffRealm",
-    "StepUpRequired", "can_manage", "can_see", "count_members", "create_member",
-    "find_member", "fresh_second_factor", "grant", "members", "principal_of", "require",
-    "service_principal", "visible_realm_ids", "visible_realms",
+    "PLATFORM", "POWERS", "REALM_ADMIN", "ROLES", "SENSITIVE", "SERVICE", "STEP_UP_SECONDS",
+    "SUPER_ADMIN", "SYSTEM", "SYSTEM_PRINCIPAL", "Action", "PermissionDenied", "Power",
+    "Principal", "Reach", "StaffError", "StaffMember", "StaffRealm", "StepUpRequired",
+    "can_manage", "can_see", "count_members", "create_member", "find_member",
+    "fresh_second_factor", "grant", "members", "power", "principal_of", "require",
+    "reset_totp", "service_principal", "visible_realm_ids", "visible_realms",
 ]

@@ -178,10 +178,17 @@ def new_recovery_codes(cfg: AppSettings, customer: Customer) -> list[str]:
 def verify(cfg: AppSettings, customer: Customer, code: str, now: float | None = None,
            lock_seconds: int = 900) -> bool:
     """Check a TOTP code, once: a replayed or older code is refused. Five failures in
-    a row lock the account for ``lock_seconds``."""
+    a row lock the account for ``lock_seconds``.
+
+    The attempt is counted as a failure *before* the compare (:func:`_reserve`, as the
+    password check does), so parallel wrong codes each see their own count: none is
+    lost, and no more than :data:`MAX_FAILURES` codes are compared before the lock."""
     row = credential(customer.id)
     if row is None or row.confirmed_at is None:
         return False
+    count = _reserve(customer)
+    if count is None or count > MAX_FAILURES or _locked_now(customer):
+        return False  # over budget or locked by a parallel attempt: refused unchecked
     secret = _open(cfg, row.secret_encrypted)
     step = _matching_step(secret, code, now if now is not None else time.time()) if secret \
         else None
@@ -198,14 +205,16 @@ def verify(cfg: AppSettings, customer: Customer, code: str, now: float | None = 
             return True
         audit.record("totp_replay_refused", realm_id=customer.realm_id,
                      customer_id=customer.id)
-    _failure(row, customer, lock_seconds)
+    _failure(customer, count, lock_seconds)
     return False
 
 
 def use_recovery_code(cfg: AppSettings, customer: Customer, code: str,
                       lock_seconds: int = 900) -> bool:
-    """A recovery code instead of a TOTP code: valid once."""
-    row = credential(customer.id)
+    """A recovery code instead of a TOTP code: valid once (counted as TOTP codes are)."""
+    count = _reserve(customer) if credential(customer.id) is not None else None
+    if count is not None and (count > MAX_FAILURES or _locked_now(customer)):
+        return False
     digest = _recovery_hash(cfg, code or "")
     used = db.session.execute(
         update(RecoveryCode)
@@ -213,13 +222,12 @@ def use_recovery_code(cfg: AppSettings, customer: Customer, code: str,
                RecoveryCode.used_at.is_(None))
         .values(used_at=utcnow()).execution_options(synchronize_session=False)).rowcount
     if used == 1:
-        if row is not None:
-            row.failures = 0
+        _clear_failures(customer)
         audit.record("recovery_code_used", realm_id=customer.realm_id,
                      customer_id=customer.id, left=recovery_codes_left(customer.id))
         return True
-    if row is not None:
-        _failure(row, customer, lock_seconds)
+    if count is not None:
+        _failure(customer, count, lock_seconds)
     return False
 
 
@@ -229,21 +237,63 @@ def recovery_codes_left(customer_id: int) -> int:
         .filter_by(customer_id=customer_id, used_at=None)).scalar() or 0)
 
 
-def _failure(row: TotpCredential, customer: Customer, lock_seconds: int) -> None:
-    row.failures = (row.failures or 0) + 1
+def _reserve(customer: Customer) -> int | None:
+    """Count this attempt as a failure before comparing (one atomic UPDATE … RETURNING,
+    committed at once so it holds even if the request dies); a success gives it back.
+    None when the credential is gone (reset meanwhile)."""
+    count = db.session.execute(
+        update(TotpCredential).where(TotpCredential.customer_id == customer.id)
+        .values(failures=TotpCredential.failures + 1)
+        .returning(TotpCredential.failures)
+        .execution_options(synchronize_session=False)).scalar_one_or_none()
+    db.session.commit()
+    return count
+
+
+def _locked_now(customer: Customer) -> bool:
+    """The lock as committed now (a parallel attempt may have set it since the customer
+    was loaded)."""
+    until = db.session.execute(db.select(Customer.locked_until)
+                               .where(Customer.id == customer.id)).scalar_one_or_none()
+    return until is not None and until > utcnow()
+
+
+def _clear_failures(customer: Customer) -> None:
+    db.session.execute(update(TotpCredential).where(TotpCredential.customer_id == customer.id)
+                       .values(failures=0).execution_options(synchronize_session=False))
+
+
+def _failure(customer: Customer, count: int, lock_seconds: int) -> None:
+    """A compared code was wrong (already counted by :func:`_reserve`). The attempt that
+    reaches :data:`MAX_FAILURES` locks the account and starts a new count, by
+    compare-and-swap: one lock, one audit event, whatever runs in parallel."""
     audit.record("totp_failed", realm_id=customer.realm_id, customer_id=customer.id,
-                 failures=row.failures)
-    if row.failures >= MAX_FAILURES:
-        row.failures = 0
+                 failures=count)
+    if count < MAX_FAILURES:
+        return
+    won = db.session.execute(
+        update(TotpCredential).where(TotpCredential.customer_id == customer.id,
+                                     TotpCredential.failures >= MAX_FAILURES)
+        .values(failures=0).execution_options(synchronize_session=False)).rowcount == 1
+    if won:
         customer.locked_until = utcnow() + timedelta(seconds=lock_seconds)
         audit.record("totp_locked", realm_id=customer.realm_id, customer_id=customer.id)
 
 
 def reset(customer: Customer) -> None:
-    """Forget the TOTP secret and recovery codes (lost phone): the next sign-in enrols
-    again. The caller commits (and should end the account's sessions)."""
+    """Forget the TOTP secret and recovery codes (lost phone) **and the password**.
+
+    A lost phone may be a stolen phone, and the password alone must never enrol a new
+    authenticator: the account owes a new password and a new TOTP, which only a one-time
+    link (``idp admins enrolment-link``) or a reset mail to its verified address starts.
+    Every half-finished sign-in bound to the old credentials dies with the version bump.
+    The caller ends the account's sessions and tokens, then commits."""
     db.session.execute(db.delete(TotpCredential).filter_by(customer_id=customer.id))
     db.session.execute(db.delete(RecoveryCode).filter_by(customer_id=customer.id))
+    customer.password_hash = None
+    customer.legacy_hash = None
+    customer.temporary_code_hash = None
+    actions.owe(customer, actions.UPDATE_PASSWORD)
     actions.owe(customer, actions.CONFIGURE_TOTP)
     customer.credential_version = (customer.credential_version or 0) + 1
     audit.record("totp_reset", realm_id=customer.realm_id, customer_id=customer.id)

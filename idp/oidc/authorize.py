@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, g, make_response, render_template, request, url_for
+from flask import g, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -136,7 +136,7 @@ def check_prompt(req: AuthzRequest) -> None:
 def check_scope(req: AuthzRequest) -> None:
     """Allowed scopes only. ``offline_access`` follows OIDC Core §11: ignored unless the
     request has ``prompt=consent`` — except for first-party clients, whose consent is the
-    agency's own (documented in docs/oidc.md)."""
+    agency's own (documented in docs/admin-api.md, "Consent")."""
     assert req.client is not None
     requested = req.args.get("scope", "").split()
     kept = [s for s in requested if s in SUPPORTED_SCOPES]
@@ -313,7 +313,7 @@ def consent_decision(req: AuthzRequest, sso: SsoSession) -> Any:
         if logo:  # the app's logo is the one image from elsewhere the idp shows
             parts = urlsplit(logo)
             page.headers["Content-Security-Policy"] = CSP.format(
-                form_action=current_app.config.get("CSP_FORM_ACTION", "*")).replace(
+                form_action=app_settings().csp_form_action).replace(
                 "img-src 'self' data:", f"img-src 'self' data: https://{parts.netloc}")
         return page
     return None

@@ -63,9 +63,10 @@ _listeners: dict[str, Listener] = {}
 def init_app(app: Flask) -> None:
     """Announce this app's invalidations and listen for its peers' (PostgreSQL only)."""
     uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
-    if not uri.startswith("postgresql") or not app.config.get("CACHE_SIGNAL", True):
+    settings = app.extensions["idp.settings"]
+    if not uri.startswith("postgresql") or not settings.cache_signal:
         return
-    listen_url = str(app.config.get("CACHE_SIGNAL_URL") or uri)
+    listen_url = settings.cache_signal_url or uri
     app.extensions[EXTENSION] = listen_url
     cache.on_invalidate(_announce)  # one module-level function: registered once per process
 

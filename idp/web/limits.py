@@ -22,7 +22,7 @@ from limits import parse_many
 
 from ..core import audit
 from ..extensions import db, limiter
-from .context import client_ip
+from .context import app_settings, client_ip
 
 log = logging.getLogger(__name__)
 SPRAY_THRESHOLD = "200/minute"
@@ -30,7 +30,7 @@ SPRAY_THRESHOLD = "200/minute"
 
 def _spray_threshold() -> str:
     """Realm-wide failures before the detector fires (``SPRAY_RATE_LIMIT``)."""
-    return str(current_app.config.get("SPRAY_RATE_LIMIT") or SPRAY_THRESHOLD)
+    return app_settings().spray_rate_limit or SPRAY_THRESHOLD
 
 
 def address_key(ip: str | None = None) -> str:
@@ -46,7 +46,7 @@ def address_key(ip: str | None = None) -> str:
 
 
 # One per-address request budget shared by every credential form.
-credential_limit = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"],
+credential_limit = limiter.shared_limit(lambda: app_settings().login_rate_limit,
                                         scope="credential-forms", methods=["POST"],
                                         key_func=address_key)
 
@@ -63,7 +63,7 @@ def _enabled() -> bool:
 
 
 def _items() -> list:
-    return list(parse_many(current_app.config["FAILURE_RATE_LIMIT"]))
+    return list(parse_many(app_settings().failure_rate_limit))
 
 
 def _strategy():  # the storage-backed limiter (Redis or memory) behind Flask-Limiter

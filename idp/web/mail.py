@@ -23,6 +23,7 @@ from ..core.db import db
 from ..core.mails import SUBJECTS
 from ..core.models import OutboxMail, Realm
 from ..core.realms import settings_of
+from .context import app_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 def _sender(row: OutboxMail) -> str:
     realm = db.session.get(Realm, row.realm_id) if row.realm_id else None
     configured = settings_of(realm).mail_sender if realm is not None else None
-    return configured or current_app.config["MAIL_DEFAULT_SENDER"]
+    return configured or app_settings().mail_default_sender
 
 
 def send_row(row: OutboxMail) -> None:
@@ -57,7 +58,7 @@ def send_row(row: OutboxMail) -> None:
     smtp_settings = current_app.extensions["mail"]
     if smtp_settings.suppress:
         return
-    timeout = float(current_app.config.get("MAIL_TIMEOUT", 10))
+    timeout = app_settings().mail_timeout
     connect = smtplib.SMTP_SSL if smtp_settings.use_ssl else smtplib.SMTP
     with connect(smtp_settings.server, smtp_settings.port, timeout=timeout) as smtp:
         if smtp_settings.use_tls:
@@ -89,7 +90,7 @@ def deliver_soon(row_id: int) -> None:
     of whether a mail was due (forgotten password). ``MAIL_DELIVER_INLINE`` (tests) sends
     in the request instead; the worker retries anything that fails either way."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config.get("MAIL_DELIVER_INLINE"):
+    if app.extensions["idp.settings"].mail_deliver_inline:
         outbox.deliver(row_id, send_row)
         return
 

@@ -16,6 +16,7 @@ from idp.extensions import db
 from tests.idp import conftest as idp_fixtures
 from tests.idp.conftest import REALM, csrf_from, make_customer
 from tests.support.realms import import_realm
+from tests.support.sign_in import sign_in
 
 # The idp's fixtures (app with its realm and clients, test client, CLI runner, customer).
 app, client, runner, customer, flow = (idp_fixtures.app, idp_fixtures.client,
@@ -79,9 +80,7 @@ class Staff:
         return resp
 
     def login(self, password=PASSWORD):
-        page = self.client.get(f"/realms/{STAFF}/login")
-        return self.client.post(f"/realms/{STAFF}/login", data={
-            "login": self.email, "password": password, "csrf_token": csrf_from(page.text)})
+        return sign_in(self.client, self.email, password, realm=STAFF)
 
     def sign_in(self, code=None):
         resp = self.login()

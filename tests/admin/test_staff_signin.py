@@ -10,6 +10,7 @@ import pyotp
 from idp.core.models import SsoSession
 from idp.extensions import db
 from tests.idp.conftest import REALM, Browser, csrf_from
+from tests.support.sign_in import sign_in
 
 from .conftest import STAFF, audit_events
 
@@ -92,14 +93,9 @@ def test_a_customer_never_reaches_the_console(app, client, customer, boss):
 
 
 def test_staff_cannot_sign_in_to_a_customer_realm_and_vice_versa(app, client, boss, customer):
-    page = client.get(f"/realms/{REALM}/login")
-    resp = client.post(f"/realms/{REALM}/login", data={
-        "login": "boss@agence.example", "password": "Console-2026!x",
-        "csrf_token": csrf_from(page.text)})
+    resp = sign_in(client, "boss@agence.example", "Console-2026!x", realm=REALM)
     assert resp.status_code == 401
-    page = client.get(f"/realms/{STAFF}/login")
-    resp = client.post(f"/realms/{STAFF}/login", data={
-        "login": "100001", "password": "Bonjour-2026!", "csrf_token": csrf_from(page.text)})
+    resp = sign_in(client, "100001", "Bonjour-2026!", realm=STAFF)
     assert resp.status_code == 401
 
 
@@ -145,3 +141,45 @@ def test_totp_secret_is_encrypted_at_rest(app, boss):
         row = db.session.execute(db.select(TotpCredential)).scalars().one()
         assert boss.secret not in row.secret_encrypted
     assert pyotp.TOTP(boss.secret).now()
+
+
+def test_reset_totp_ends_everything_and_only_the_link_enrols(app, runner, boss):
+    """A lost (maybe stolen) phone: the password alone must not enrol a new authenticator,
+    and no session or refresh token of the account survives."""
+    from datetime import timedelta
+
+    from idp.core.models import Client, Customer, Realm, Token, utcnow
+    from tests.support.realms import import_realm
+
+    with app.app_context():
+        import_realm({"realm": STAFF, "display_name": "Personnel", "clients": [
+            {"client_id": "tool", "client_secret": "t" * 40,
+             "redirect_uris": ["https://tool.example/cb"]}]})
+        realm = db.session.execute(db.select(Realm).filter_by(slug=STAFF)).scalar_one()
+        account = db.session.execute(db.select(Customer).filter_by(
+            realm_id=realm.id, identifier=boss.email)).scalar_one()
+        tool = db.session.execute(db.select(Client).filter_by(
+            realm_id=realm.id, client_id="tool")).scalar_one()
+        db.session.add(Token(realm_id=realm.id, client_pk=tool.id, customer_id=account.id,
+                             access_jti="reset-totp-jti", refresh_hash="r" * 64,
+                             access_expires_at=utcnow() + timedelta(minutes=5),
+                             refresh_expires_at=utcnow() + timedelta(hours=8)))
+        db.session.commit()
+    assert boss.client.get("/admin/console/").status_code == 200
+
+    result = runner.invoke(args=["admins", "enrolment-link", "--email", boss.email,
+                                 "--reset-totp"])
+    assert result.exit_code == 0, result.output
+    link = "/" + result.output.strip().split("/", 3)[3]
+
+    assert boss.client.get("/admin/console/").status_code == 302  # the session ended
+    with app.app_context():
+        row = db.session.execute(db.select(Token).filter_by(
+            access_jti="reset-totp-jti")).scalar_one()
+        assert row.revoked_at is not None  # and the refresh token with it
+    resp = boss.login()  # the old password: no longer a way in, no enrolment offered
+    assert resp.status_code == 401
+    assert "configure-totp" not in resp.headers.get("Location", "")
+    boss.enrol(link)  # the one-time link: new password, new authenticator
+    assert boss.client.get("/admin/console/").status_code == 200
+    assert audit_events(app, "totp_reset")

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from idp.api.auth import ADMIN_API_AUDIENCE
 from idp.core import staff, tokens
 from idp.core.models import Customer, Token, utcnow
 from idp.core.realms import find_realm
@@ -52,6 +53,10 @@ def app(idp_config):
             import_realm({"realm": STAFF, "display_name": "Agence",
                           "clients": [{"client_id": "console", "client_secret": SECRET,
                                        "redirect_uris": ["https://console.example/cb"],
+                                       "audiences": [ADMIN_API_AUDIENCE],
+                                       "first_party": True},
+                                      {"client_id": "wiki", "client_secret": SECRET,
+                                       "redirect_uris": ["https://wiki.example/cb"],
                                        "first_party": True}]})
             cfg = application.extensions["idp.settings"]
             staff_info = find_realm(STAFF)
@@ -79,19 +84,22 @@ def service_token(client, client_id: str = "crm", realm: str = PARIS,
     return resp.json["access_token"]
 
 
-def staff_token(app, email: str, *, otp_age: int | None = 10) -> str:
-    """An access token of the staff realm's console for ``email``, as the code flow would
-    issue it after password + TOTP (``otp_age`` seconds ago; None: no TOTP)."""
+def staff_token(app, email: str, *, otp_age: int | None = 10, client_id: str = "console"
+                ) -> str:
+    """An access token of a staff-realm client (``console``: the one meant for the admin
+    API) for ``email``, as the code flow would issue it after password + TOTP
+    (``otp_age`` seconds ago; None: no TOTP)."""
     with app.app_context():
         realm = find_realm(STAFF)
         account = db.session.execute(db.select(Customer).filter_by(
             realm_id=realm.id, identifier=email)).scalar_one()
         from idp.core.clients import find_client
 
-        console = find_client(realm.id, "console")
+        console = find_client(realm.id, client_id)
         token, jti, _exp = tokens.access_token(
-            realm.id, f"http://idp.test/realms/{STAFF}", client_id="console",
-            audience=["console"], subject=account.sub, scope="openid", lifetime=300)
+            realm.id, f"http://idp.test/realms/{STAFF}", client_id=client_id,
+            audience=[client_id, *(console.get("audiences") or [])], subject=account.sub,
+            scope="openid", lifetime=300)
         now = int(time.time())
         db.session.add(Token(realm_id=realm.id, client_pk=console.pk, customer_id=account.id,
                              scope="openid", access_jti=jti,

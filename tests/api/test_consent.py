@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.api.conftest import PARIS, SECRET, bearer, make_customer, service_token
 from tests.idp.conftest import csrf_from
+from tests.support.sign_in import sign_in as support_sign_in
 
 AUTH = f"/realms/{PARIS}/protocol/openid-connect/auth"
 CB = "https://tiers.example/cb"
@@ -34,12 +35,7 @@ def authorize(client, **extra):
 
 
 def sign_in(client):
-    page = client.get(f"/realms/{PARIS}/login")
-    resp = client.post(f"/realms/{PARIS}/login", data={
-        "login": "600001", "password": "Bonjour-2026!", "csrf_token": csrf_from(page.text)})
-    while resp.status_code == 302 and resp.headers["Location"].startswith("/"):
-        resp = client.get(resp.headers["Location"])
-    return resp
+    return support_sign_in(client, "600001", realm=PARIS, follow=True)
 
 
 def approve(client, page, answer="approve"):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+from idp.core import staff
 from tests.api.conftest import LYON, PARIS, STAFF, bearer, make_customer, service_token, staff_token
+from tests.support.sign_in import sign_in
 
 
 def test_no_or_bad_token_is_401_with_challenge(client):
@@ -119,8 +123,41 @@ def test_customer_token_never_administers(client, app):
 
 
 def flow_login(client, identifier, password="Bonjour-2026!"):
-    from tests.idp.conftest import csrf_from
+    return sign_in(client, identifier, password, realm=PARIS)
 
-    page = client.get(f"/realms/{PARIS}/login")
-    return client.post(f"/realms/{PARIS}/login", data={
-        "login": identifier, "password": password, "csrf_token": csrf_from(page.text)})
+
+def test_staff_token_of_a_client_not_meant_for_the_api_is_refused(client, app):
+    """Any other staff-realm client (a wiki signing staff in) gets no admin powers."""
+    wiki = bearer(staff_token(app, "boss@agence.example", client_id="wiki"))
+    resp = client.get(f"/admin/realms/{PARIS}/customers", headers=wiki)
+    assert resp.status_code == 401
+    assert resp.json["code"] == "unauthorized"
+    console = bearer(staff_token(app, "boss@agence.example"))
+    assert client.get(f"/admin/realms/{PARIS}/customers", headers=console).status_code == 200
+
+
+def test_taking_the_api_audience_away_from_the_client_acts_at_once(client, app):
+    token = bearer(staff_token(app, "boss@agence.example"))
+    with app.app_context():
+        from idp.core.clients import forget_client
+        from idp.core.models import Client, Realm
+        from idp.extensions import db
+
+        realm = db.session.execute(db.select(Realm).filter_by(slug=STAFF)).scalar_one()
+        row = db.session.execute(db.select(Client).filter_by(
+            realm_id=realm.id, client_id="console")).scalar_one()
+        row.meta = {k: v for k, v in row.meta.items() if k != "audiences"}
+        db.session.commit()
+        forget_client(realm.id, "console")
+    assert client.get(f"/admin/realms/{PARIS}/customers", headers=token).status_code == 401
+
+
+@pytest.mark.parametrize("caller", ["realm-admin", "service"])
+def test_the_api_reads_the_staff_powers_table(client, app, monkeypatch, caller):
+    headers = (bearer(staff_token(app, "paris-admin@agence.example"))
+               if caller == "realm-admin" else bearer(service_token(client)))
+    path = f"/admin/realms/{PARIS}/customers"
+    assert client.get(path, headers=headers).status_code == 200
+    row = {k: v for k, v in staff.POWERS[staff.Action.CUSTOMERS_READ].items() if k != caller}
+    monkeypatch.setitem(staff.POWERS, staff.Action.CUSTOMERS_READ, row)
+    assert client.get(path, headers=headers).status_code == 403

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.support.realms import fresh_idp, import_realm
+from tests.support.sign_in import csrf_from, sign_in  # noqa: F401  (csrf_from: re-exported)
 
 REALM = "paris-ile-de-france"
 ISSUER = f"http://idp.test/realms/{REALM}"
@@ -101,10 +101,6 @@ def pkce_pair():
     return verifier, challenge.decode()
 
 
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no csrf token in page"
-    return match.group(1)
 
 
 class Browser:
@@ -122,11 +118,7 @@ class Browser:
                                query_string=query)
 
     def login(self, login="100001", password="Bonjour-2026!"):
-        page = self.client.get(f"/realms/{REALM}/login")
-        return self.client.post(
-            f"/realms/{REALM}/login",
-            data={"login": login, "password": password, "csrf_token": csrf_from(page.text)},
-        )
+        return sign_in(self.client, login, password)
 
     def follow(self, resp, limit=10):
         """Follow idp-internal redirects; stop at the first one leaving the idp."""

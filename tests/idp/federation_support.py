@@ -9,7 +9,6 @@ session cookie is always sent.
 from __future__ import annotations
 
 import base64
-import re
 import socket
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -23,6 +22,7 @@ from idp.core.models import AuditEvent, Customer, FederatedIdentity
 from idp.extensions import db
 from tests.fakes.run import realm_identity_providers, running_fakes
 from tests.support.realms import import_realm
+from tests.support.sign_in import csrf_from, sign_in
 
 from .conftest import REALM, RP, RP_SECRET, make_customer
 
@@ -56,12 +56,6 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no csrf token in page"
-    return match.group(1)
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -138,12 +132,10 @@ class Social:
     def password_login(self, login: str, password: str = PASSWORD, link: str | None = None):
         """The sign-in form; ``link`` as the link page's "Première connexion" button
         opens it (keeping the pending social identity)."""
-        query = f"?first=1&link={link}" if link else ""
-        page = self.get(f"/realms/{REALM}/login{query}")
-        data = {"login": login, "password": password, "csrf_token": csrf_from(page.text)}
         if link:
-            data.update(link=link, first="1")
-        return self.post(f"/realms/{REALM}/login", data=data)
+            return sign_in(self, login, password, realm=REALM, query=f"?first=1&link={link}",
+                           link=link, first="1")
+        return sign_in(self, login, password, realm=REALM)
 
     def id_token_claims(self, rp_redirect: str) -> dict:
         """Redeem the code of the client redirect and verify the id_token."""

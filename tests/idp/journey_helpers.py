@@ -17,6 +17,8 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.support.sign_in import sign_in as support_sign_in
+
 from .conftest import REALM, csrf_from
 
 
@@ -122,8 +124,7 @@ def post(client, path: str, data: dict | None = None):
     return client.post(url, data={**(data or {}), "csrf_token": token_from_session(client)})
 
 
-def sign_in(client, login: str, password: str):
-    return post(client, "login", {"login": login, "password": password})
+sign_in = support_sign_in  # the one helper (tests/support/sign_in.py)
 
 
 def set_realm_settings(app, **settings) -> None:

@@ -184,7 +184,7 @@ class Customer:
                 if resp.headers["Location"].startswith(REDIRECT_URI):
                     break
                 resp = self.get(resp.headers["Location"])
-        assert resp.status_code in (302, 303), (resp.status_code, resp.text[:500])
+        assert resp.status_code == 302, (resp.status_code, resp.text[:500])
         params = parse_qs(urlsplit(resp.headers["Location"]).query)
         assert "code" in params, resp.headers["Location"]
         token = self.post(f"/realms/{REALM}/protocol/openid-connect/token",

@@ -37,6 +37,7 @@ from tests.idp.conftest import (  # noqa: F401  (fixtures)
     runner,
 )
 from tests.support.realms import import_realm
+from tests.support.sign_in import sign_in
 
 PASSWORD = "Bonjour-2026!"
 ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL",
@@ -73,9 +74,7 @@ def events(name: str) -> list:
 
 
 def login(browser, identifier: str, password: str = PASSWORD):
-    page = browser.get(f"/realms/{REALM}/login")
-    return browser.post(f"/realms/{REALM}/login", data={
-        "login": identifier, "password": password, "csrf_token": csrf_from(page.text)})
+    return sign_in(browser, identifier, password, realm=REALM)
 
 
 # --- PostgreSQL + a real threaded server ---------------------------------------------------

@@ -7,6 +7,7 @@ N clients released together by a barrier fire the same guess, code or refresh to
 from __future__ import annotations
 
 import base64
+import time
 
 import requests
 
@@ -162,3 +163,58 @@ def test_concurrent_refresh_has_one_winner_and_reuse_revokes_the_family(live):
     after = requests.post(live.url(TOKEN), headers=BASIC, timeout=30, data={
         "grant_type": "refresh_token", "refresh_token": winner["refresh_token"]})
     assert after.status_code == 400
+
+
+def test_concurrent_wrong_totp_codes_are_each_counted_and_lock_once(live):
+    """Before: ``failures = failures + 1`` was computed in Python after the compare, so
+    parallel wrong codes all read the same count and wrote the same +1: twelve at once
+    left the account unlocked with one failure. Now each code reserves its failure first
+    (UPDATE … RETURNING): every attempt has its own count, at most five codes are
+    compared, the account is locked once."""
+    import threading
+
+    import pyotp
+
+    from idp.core import staff, totp
+    from idp.core.models import Customer
+
+    app = live.app
+    with app.app_context():
+        cfg = app.extensions["idp.settings"]
+        realm = staff.ensure_staff_realm(cfg)
+        member = staff.create_member(cfg, realm, "guard@agence.example", super_admin=True)
+        secret = totp.pending_secret(cfg, member.account)
+        assert totp.confirm(cfg, member.account, pyotp.TOTP(secret).now()) is not None
+        db.session.commit()
+        cid = member.customer_id
+        right = {pyotp.TOTP(secret).at(time.time() + d * totp.STEP_SECONDS)
+                 for d in (-1, 0, 1)}
+    wrong = next(f"{n:06d}" for n in range(1000) if f"{n:06d}" not in right)
+    count = 12
+    barrier = threading.Barrier(count)
+    results: list[bool | None] = [None] * count
+
+    def attempt(i: int) -> None:
+        with app.app_context():
+            customer = db.session.get(Customer, cid)
+            barrier.wait()
+            results[i] = totp.verify(cfg, customer, wrong, lock_seconds=900)
+            db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [False] * count
+    with app.app_context():
+        customer = db.session.get(Customer, cid)
+        assert customer.locked_until is not None  # locked (before: never, 1 failure kept)
+        events = db.session.execute(db.select(AuditEvent).filter_by(
+            customer_id=cid)).scalars().all()
+        failed = [e.detail["failures"] for e in events if e.event == "totp_failed"]
+        locks = [e for e in events if e.event == "totp_locked"]
+    assert len(locks) == 1
+    assert len(failed) == len(set(failed))  # each compared code saw its own count
+    assert max(failed) == totp.MAX_FAILURES and len(failed) <= totp.MAX_FAILURES

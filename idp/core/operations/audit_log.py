@@ -36,7 +36,7 @@ class Filters:
 
 @dataclass(frozen=True)
 class Line:
-    """One event as shown: names instead of ids, outcome derived from the event name."""
+    """One event as shown: names instead of ids, ``outcome`` the event's declared class."""
 
     id: int
     at: datetime
@@ -48,11 +48,6 @@ class Line:
     ip: str
     outcome: str
     detail: dict[str, Any]
-
-
-def _outcome(event: str) -> str:
-    failed = ("failed", "refused", "locked", "denied", "suspected")
-    return "failure" if any(word in event for word in failed) else "success"
 
 
 def _query(principal: Principal, staff_realm: str, f: Filters) -> Any:
@@ -98,7 +93,7 @@ def _lines(rows: list[AuditEvent]) -> list[Line]:
         out.append(Line(r.id, r.created_at, realms.get(r.realm_id, ""), r.event,
                         str(detail.pop("actor", "") or ""), customers.get(r.customer_id, ""),
                         str(detail.get("client_id", "") or ""), r.ip or "",
-                        _outcome(r.event), detail))
+                        audit.event_class(r.event), detail))
     return out
 
 
@@ -138,11 +133,12 @@ def event_types(principal: Principal, staff_realm: str) -> list[str]:
     return list(db.session.execute(q.limit(500)).scalars())
 
 
-def purge(now: datetime | None = None, default_days: int = 400,
+def purge(principal: Principal, now: datetime | None = None, default_days: int = 400,
           days: int | None = None) -> dict[str, int]:
     """Delete events older than each realm's ``audit_retention_days`` (``days`` overrides
     every realm; 0 keeps forever). Events without a realm follow ``default_days``.
     Returns how many were deleted per realm slug ("" for platform events)."""
+    require(principal, None, Action.AUDIT_PURGE)
     now = now or utcnow()
     deleted: dict[str, int] = {}
     for realm in db.session.execute(db.select(Realm)).scalars():
