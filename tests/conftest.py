@@ -34,7 +34,8 @@ if _WORKER and _WORKER != "gw0":
     if _redis.startswith("redis://") and _redis.rsplit("/", 1)[-1].isdigit():
         _index = int(_WORKER.removeprefix("gw") or 0)
         _db = int(_redis.rsplit("/", 1)[-1])
-        os.environ["TEST_RATELIMIT_STORAGE_URI"] = f"{_redis.rsplit('/', 1)[0]}/{(_db - _index) % 16}"
+        _host = _redis.rsplit("/", 1)[0]
+        os.environ["TEST_RATELIMIT_STORAGE_URI"] = f"{_host}/{(_db - _index) % 16}"
 
 # Tests run fast argon2 parameters; production defaults are checked in bench/.
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
