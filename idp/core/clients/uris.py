@@ -24,6 +24,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".lan", ".home.arpa",
                   ".intranet", ".corp")
 MAX_LENGTH = 2000
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\[\]:]*)(:[0-9]*)?$")
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
@@ -48,6 +49,8 @@ def _parts(uri: object, field: str) -> tuple[str, str, str]:
     if "@" in parts.netloc:
         raise UriError(field, f"{uri!r} must not carry credentials (userinfo)")
     host = (parts.hostname or "").lower()
+    if not _HOST_PORT.match(parts.netloc):  # e.g. "[::1].evil.example": not one host
+        raise UriError(field, f"{uri!r} has an invalid host")
     if not parts.scheme or not host:
         raise UriError(field, f"{uri!r} must be an absolute URI")
     try:
