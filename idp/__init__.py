@@ -25,7 +25,7 @@ from .account import consents as account_consents
 from .account import passkeys as account_passkeys
 from .account.views import register_section
 from .commands import register_cli
-from .core import credentials, crypto, passkeys, staff  # noqa: F401  (declare the passkey and staff tables)
+from .core import credentials, crypto, outbound, passkeys, staff  # noqa: F401  (tables)
 from .core.models import Realm
 from .core.settings import AppSettings
 from .extensions import babel, csrf, db, limiter, mail, migrate
@@ -81,7 +81,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SESSION_COOKIE_SECURE"] = is_https(settings.public_url)
     if settings.production and not is_https(settings.public_url):
         raise RuntimeError("IDP_PUBLIC_URL must be https:// in production")
+    if settings.production and settings.outbound_loopback:
+        raise RuntimeError("IDP_OUTBOUND_LOOPBACK is for development only")
     app.extensions["idp.settings"] = settings
+    # Request bodies are small (forms, JSON, a customer CSV): cap them (413).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    outbound.configure(loopback_allowed=settings.outbound_loopback)
     if not crypto.configure(settings.data_key, settings.secret_key, settings.production):
         log.warning("IDP_DATA_KEY is not set: stored secrets are encrypted with a key "
                     "derived from SECRET_KEY (development only)")
@@ -174,6 +179,7 @@ def _register_browser_gate(app: Flask) -> None:
 def _register_errors(app: Flask) -> None:
     def wants_json() -> bool:
         return "/protocol/" in request.path or request.path.startswith("/api/") or (
+            "/clients-registrations/" in request.path) or (
             request.accept_mimetypes.best == "application/json"
         )
 

@@ -22,6 +22,8 @@ export GOOGLE_PORT=${GOOGLE_PORT:-5113} X_PORT=${X_PORT:-5114}
 REALM=paris-ile-de-france
 export IDP_SECRET_KEY="$(cat "$DEMO/secret")"
 export IDP_PUBLIC_URL="http://127.0.0.1:$IDP_PORT"
+# The demo portal listens on loopback: let back-channel logout reach it (never in production).
+export IDP_OUTBOUND_LOOPBACK=1
 export IDP_SQLALCHEMY_DATABASE_URI="sqlite:///$DEMO_ABS/idp.db"
 export IDP_MAIL_SERVER=127.0.0.1 IDP_MAIL_PORT=$SMTP_PORT
 export PORTAL_SECRET_KEY="$(cat "$DEMO/secret")-portal"

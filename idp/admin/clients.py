@@ -102,12 +102,13 @@ def client_action(slug: str, client_id: str, action: str) -> Any:
             return render_template("admin/secret_shown.html", realm=realm,
                                    client_id=client_id, secret=secret, created=False)
         if action == "delete":
-            ops.delete_client(who, realm, client_id)
+            ops.delete_client(who, app_settings(), realm, client_id)
             db.session.commit()
             notices.push("ok", _("L'application %(id)s est supprimée.", id=client_id))
             return redirect(url_for("admin.clients", slug=slug))
         if action in ("disable", "enable"):
-            ops.set_client_enabled(who, realm, client_id, action == "enable")
+            ops.set_client_enabled(who, app_settings(), realm, client_id,
+                                   action == "enable")
             db.session.commit()
             notices.push("ok", _("Application réactivée.") if action == "enable"
                          else _("Application désactivée."))

@@ -30,8 +30,9 @@ def token_out(row: initial_tokens.InitialAccessToken) -> s.InitialToken:
                           uses=row.uses, created_by=row.created_by)
 
 
-def fields(body: s.ClientFields) -> dict[str, Any]:
-    return body.model_dump(exclude={"client_id"}, exclude_none=True)
+def fields(body: s.ClientFields, *, replace: bool = False) -> dict[str, Any]:
+    """The body as client metadata; ``replace`` (PUT): a field left out is removed."""
+    return body.model_dump(exclude={"client_id"}, exclude_none=not replace)
 
 
 def register(api: Api) -> None:
@@ -73,7 +74,8 @@ def register(api: Api) -> None:
         realm = ctx.realm_info()
         ctx.require_match(client_out(admin.get_client(ctx.principal, realm, client_id)))
         body: s.ClientFields = ctx.body
-        admin.update_client(ctx.principal, app_settings(), realm, client_id, fields(body))
+        admin.update_client(ctx.principal, app_settings(), realm, client_id,
+                            fields(body, replace=True), now=time.time())
         db.session.commit()
         return client_out(admin.get_client(ctx.principal, realm, client_id))
 
@@ -90,7 +92,8 @@ def register(api: Api) -> None:
         action=Action.CLIENT_DELETE, status=204)
     def delete_client(ctx: Context, client_id: str) -> None:
         """The client, its codes and its tokens go."""
-        admin.delete_client(ctx.principal, ctx.realm_info(), client_id, now=time.time())
+        admin.delete_client(ctx.principal, app_settings(), ctx.realm_info(), client_id,
+                            now=time.time())
         db.session.commit()
 
     @op("GET", "/realms/<realm>/clients-initial-access", summary="List initial access "

@@ -25,6 +25,7 @@ TITLES: dict[str, str] = {
     "precondition_required": "Updates need If-Match with the resource's ETag",
     "unsupported_media_type": "Unsupported request body media type",
     "method_not_allowed": "Method not allowed",
+    "payload_too_large": "The request body is larger than the idp accepts",
     "invalid": "The data is refused",
     "server_error": "An unexpected error occurred",
 }
@@ -33,7 +34,7 @@ STATUS_CODES = {
     "insufficient_scope": 403, "forbidden": 403, "step_up_required": 403, "not_found": 404,
     "conflict": 409, "precondition_failed": 412, "precondition_required": 428,
     "unsupported_media_type": 415, "method_not_allowed": 405, "invalid": 422,
-    "server_error": 500,
+    "server_error": 500, "payload_too_large": 413,
 }
 
 

@@ -1,7 +1,8 @@
 """``idp realms|clients|keys ...``: the platform's administration commands.
 
-Admin subcommands print JSON with ``--json`` (README, Administration). They call the same core
-functions as the staff console and the admin API.
+Admin subcommands print JSON with ``--json`` (README, Administration). The client
+commands call the same permission-checked operations as the staff console and the admin
+API (:mod:`idp.core.operations.clients`), as the system principal.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import click
 from flask.cli import AppGroup
 
 from ..core import audit, keys
-from ..core.clients import forget_client, hash_secret, new_secret, snapshot
+from ..core import operations as ops
 from ..core.db import db
-from ..core.models import Client, Realm
-from ..core.realm_io import RealmImportError, export_realm, import_realm, upsert_client
+from ..core.models import Realm
+from ..core.realm_io import RealmImportError, export_realm, import_realm
+from ..core.staff import PermissionDenied
 from ..web.context import app_settings
-from .common import echo, realm_by_slug
+from .common import echo, realm_by_slug, realm_info
 
 realms = AppGroup("realms", help="Realms (agencies): import, export, list.")
 clients_group = AppGroup("clients", help="Client applications of a realm.")
@@ -62,6 +64,15 @@ def realms_list(as_json: bool) -> None:
     echo(data, as_json, "\n".join(f"{d['realm']}\t{d['display_name']}" for d in data))
 
 
+def _ops_call(fn: Any, *args: Any, **kw: Any) -> Any:
+    """Run an operation as the system principal; a refusal becomes a command error."""
+    try:
+        return fn(ops.system_principal(), app_settings(), *args, **kw)
+    except (ops.AdminError, PermissionDenied) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+
+
 @clients_group.command("create")
 @click.option("--realm", required=True)
 @click.option("--client-id", required=True)
@@ -78,14 +89,9 @@ def realms_list(as_json: bool) -> None:
 def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout: tuple,
                    auth_method: str, grant_types: tuple, scope: str | None,
                    backchannel_logout_uri: str | None, third_party: bool, as_json: bool) -> None:
-    """Register a client; a confidential one gets a generated secret, shown once."""
-    r = realm_by_slug(realm)
-    exists = db.session.execute(
-        db.select(Client).filter_by(realm_id=r.id, client_id=client_id)).scalar_one_or_none()
-    if exists:
-        raise click.ClickException(f"client {client_id} already exists")
+    """Register a client; a confidential one gets a generated secret, shown once. Checked
+    by the same operation and schema as the console and the admin API."""
     data: dict[str, Any] = {
-        "client_id": client_id,
         "redirect_uris": list(redirect_uris),
         "post_logout_redirect_uris": list(post_logout),
         "token_endpoint_auth_method": auth_method,
@@ -97,11 +103,7 @@ def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout
         data["scope"] = scope
     if backchannel_logout_uri:
         data["backchannel_logout_uri"] = backchannel_logout_uri
-    try:
-        _row, secret = upsert_client(app_settings().client_secret_key, r, data)
-    except RealmImportError as exc:
-        raise click.ClickException(str(exc)) from exc
-    audit.record("admin_client_created", realm_id=r.id, client_id=client_id)
+    secret = _ops_call(ops.create_client, realm_info(realm), client_id, data)
     db.session.commit()
     result = {"client_id": client_id, "client_secret": secret}
     echo(result, as_json, f"client {client_id} created" + (
@@ -112,37 +114,27 @@ def clients_create(realm: str, client_id: str, redirect_uris: tuple, post_logout
 @click.option("--realm", required=True)
 @click.option("--json", "as_json", is_flag=True)
 def clients_list(realm: str, as_json: bool) -> None:
-    r = realm_by_slug(realm)
-    rows = db.session.execute(
-        db.select(Client).filter_by(realm_id=r.id).order_by(Client.client_id)).scalars()
-    data = [snapshot(c).public_metadata() for c in rows]
+    data = [c.meta for c in ops.list_clients(ops.system_principal(), realm_info(realm))]
     echo(data, as_json, "\n".join(d["client_id"] for d in data))
-
-
-def _client(realm: Realm, client_id: str) -> Client:
-    row = db.session.execute(
-        db.select(Client).filter_by(realm_id=realm.id, client_id=client_id)).scalar_one_or_none()
-    if row is None:
-        raise click.ClickException(f"unknown client: {client_id}")
-    return row
 
 
 @clients_group.command("show")
 @click.option("--realm", required=True)
 @click.argument("client_id")
 def clients_show(realm: str, client_id: str) -> None:
-    row = _client(realm_by_slug(realm), client_id)
-    click.echo(json.dumps(snapshot(row).public_metadata(), indent=2, ensure_ascii=False))
+    try:
+        line = ops.get_client(ops.system_principal(), realm_info(realm), client_id)
+    except ops.AdminError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(line.meta, indent=2, ensure_ascii=False))
 
 
 @clients_group.command("delete")
 @click.option("--realm", required=True)
 @click.argument("client_id")
 def clients_delete(realm: str, client_id: str) -> None:
-    r = realm_by_slug(realm)
-    db.session.delete(_client(r, client_id))
-    forget_client(r.id, client_id)
-    audit.record("admin_client_deleted", realm_id=r.id, client_id=client_id)
+    """Delete a client, its codes and its tokens."""
+    _ops_call(ops.delete_client, realm_info(realm), client_id)
     db.session.commit()
     click.echo(f"client {client_id} deleted")
 
@@ -153,14 +145,7 @@ def clients_delete(realm: str, client_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def clients_rotate(realm: str, client_id: str, as_json: bool) -> None:
     """Issue a new secret (the old one stops working at once)."""
-    r = realm_by_slug(realm)
-    row = _client(r, client_id)
-    if (row.meta or {}).get("token_endpoint_auth_method") == "none":
-        raise click.ClickException("a public client has no secret")
-    secret = new_secret()
-    row.secret_hash = hash_secret(app_settings().client_secret_key, secret)
-    forget_client(r.id, client_id)
-    audit.record("admin_client_secret_rotated", realm_id=r.id, client_id=client_id)
+    secret = _ops_call(ops.rotate_secret, realm_info(realm), client_id)
     db.session.commit()
     echo({"client_id": client_id, "client_secret": secret}, as_json,
          f"client_secret: {secret}\n(shown once: store it now)")
@@ -184,12 +169,8 @@ def clients_enable(realm: str, client_id: str) -> None:
 
 
 def _set_client_enabled(realm: str, client_id: str, enabled: bool) -> None:
-    r = realm_by_slug(realm)
-    row = _client(r, client_id)
-    row.meta = {**(row.meta or {}), "enabled": enabled}
-    forget_client(r.id, client_id)  # announced to every instance when this commits
-    audit.record("admin_client_enabled" if enabled else "admin_client_disabled",
-                 realm_id=r.id, client_id=client_id)
+    # The cache invalidation is announced to every instance when this commits.
+    _ops_call(ops.set_client_enabled, realm_info(realm), client_id, enabled)
     db.session.commit()
     click.echo(f"client {client_id} {'enabled' if enabled else 'disabled'}")
 

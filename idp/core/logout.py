@@ -1,20 +1,25 @@
 """Ending sessions: RP-initiated logout and back-channel logout (OIDC Back-Channel 1.0).
 
 Every client that received tokens in a session gets a signed ``logout+jwt`` POSTed to its
-``backchannel_logout_uri``; the session's tokens are revoked.
+``backchannel_logout_uri``; the session's tokens are revoked. The POSTs go through
+:mod:`idp.core.outbound` (public addresses only, no redirect, short timeout) on a small
+background pool once the session's end is committed: the customer's request never waits
+for a client's answer. :func:`wait_for_deliveries` lets a test (or a command about to
+exit) observe them deterministically.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from typing import Any
 
-import requests
 from sqlalchemy import update
 
-from . import audit, interaction, tokens
+from . import audit, interaction, outbound, tokens
 from .clients import snapshot
 from .db import db
 from .models import Client, SessionClient, SsoSession, Token, utcnow
@@ -22,6 +27,8 @@ from .models import Client, SessionClient, SsoSession, Token, utcnow
 log = logging.getLogger(__name__)
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backchannel")
+_pending: set[Future[bool]] = set()
+_pending_lock = threading.Lock()
 
 
 def revoke_where(*criteria: Any) -> int:
@@ -49,17 +56,37 @@ def logout_token(realm_id: int, issuer: str, client_id: str, sid: str, sub: str)
 
 def _post(uri: str, token: str) -> bool:
     try:
-        resp = requests.post(uri, data={"logout_token": token}, timeout=5)
-    except requests.RequestException as exc:
-        log.warning("back-channel logout to %s failed: %s", uri, type(exc).__name__)
+        answer = outbound.post_form(uri, {"logout_token": token})
+    except outbound.OutboundRefused as exc:
+        log.warning("back-channel logout not delivered: %s", exc)
         return False
-    if resp.status_code >= 400:
-        log.warning("back-channel logout to %s answered %s", uri, resp.status_code)
-    return resp.ok
+    if not answer.ok:
+        log.warning("back-channel logout to %s answered %s", uri, answer.status)
+    return answer.ok
 
 
-def end_session(sso: SsoSession, reason: str, issuer: str, wait: bool = True) -> None:
-    """End ``sso``: revoke its tokens and notify its clients over the back channel."""
+def _submit(uri: str, token: str) -> None:
+    future = _pool.submit(_post, uri, token)
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future[bool]) -> None:
+    with _pending_lock:
+        _pending.discard(future)
+
+
+def wait_for_deliveries(timeout: float = 30.0) -> None:
+    """Block until every back-channel POST submitted so far has been answered or failed."""
+    with _pending_lock:
+        pending = set(_pending)
+    wait_all(pending, timeout=timeout)
+
+
+def end_session(sso: SsoSession, reason: str, issuer: str, wait: bool = False) -> None:
+    """End ``sso``: revoke its tokens and notify its clients over the back channel (in the
+    background; ``wait``: block until delivered, for commands only)."""
     if sso.ended_at is None:
         sso.ended_at = utcnow()
     revoke_where(Token.sid == sso.id)
@@ -76,10 +103,10 @@ def end_session(sso: SsoSession, reason: str, issuer: str, wait: bool = True) ->
     audit.record("logout", realm_id=sso.realm_id, customer_id=sso.customer_id, reason=reason,
                  clients=len(jobs))
     db.session.commit()
-    futures = [_pool.submit(_post, uri, token) for uri, token in jobs]
+    for uri, token in jobs:
+        _submit(uri, token)
     if wait:
-        for future in futures:
-            future.result()
+        wait_for_deliveries()
 
 
 def end_all_sessions(customer_id: int, reason: str, issuer: str) -> int:

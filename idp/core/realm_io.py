@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import crypto, keys
-from .clients import (
-    AUTH_METHODS,
-    CLIENT_DEFAULTS,
-    forget_client,
-    hash_secret,
-    new_secret,
-    snapshot,
-)
+from . import clients, crypto, keys
+from .clients import snapshot
 from .db import db
 from .models import Client, IdentityProvider, Realm
 from .providers import PROVIDERS, get_adapter
@@ -35,51 +28,22 @@ class RealmImportError(ValueError):
     pass
 
 
-def validate_client_meta(meta: dict[str, Any]) -> None:
-    method = meta.get("token_endpoint_auth_method", CLIENT_DEFAULTS["token_endpoint_auth_method"])
-    if method not in AUTH_METHODS:
-        raise RealmImportError(f"unsupported token_endpoint_auth_method: {method}")
-    # id_tokens: RS256 by default (OIDC); access tokens: RS256 by default, ES256 where the
-    # resource servers accept it (about 8x cheaper to sign, docs/performance.md).
-    for name in ("id_token_signed_response_alg", "access_token_signed_response_alg"):
-        alg = meta.get(name, "RS256")
-        if alg not in keys.SUPPORTED_ALGS:
-            raise RealmImportError(f"unsupported {name}: {alg}")
-    for field in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "response_types"):
-        value = meta.get(field, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise RealmImportError(f"{field} must be a list of strings")
-
-
 def upsert_client(secret_key: bytes, realm: Realm, data: dict[str, Any]
                   ) -> tuple[Client, str | None]:
-    """Create or update a client; returns it and a newly generated secret (else None)."""
-    client_id = data.get("client_id")
+    """Create or update a client from its realm JSON entry, checked by the one client
+    schema (:mod:`idp.core.clients.metadata`); returns it and a newly generated secret
+    (else None). The platform operator importing a file may set every field."""
+    client_id = data.get("client_id") if isinstance(data, dict) else None
     if not client_id or not isinstance(client_id, str):
         raise RealmImportError("client without client_id")
-    meta = {k: v for k, v in data.items() if k not in ("client_id", "client_secret")}
-    validate_client_meta(meta)
-    row = db.session.execute(
-        db.select(Client).filter_by(realm_id=realm.id, client_id=client_id)
-    ).scalar_one_or_none()
-    created_secret = None
-    if row is None:
-        row = Client(realm_id=realm.id, client_id=client_id, meta={})
-        db.session.add(row)
-    if row.meta != meta:
-        row.meta = meta
-    public = meta.get("token_endpoint_auth_method") == "none"
-    if public:
-        row.secret_hash = None
-    elif data.get("client_secret"):
-        wanted = hash_secret(secret_key, data["client_secret"])
-        if row.secret_hash != wanted:
-            row.secret_hash = wanted
-    elif row.secret_hash is None and meta.get("token_endpoint_auth_method") != "private_key_jwt":
-        created_secret = new_secret()
-        row.secret_hash = hash_secret(secret_key, created_secret)
-    forget_client(realm.id, client_id)
-    return row, created_secret
+    secret = data.get("client_secret")
+    if secret is not None and not isinstance(secret, str):
+        raise RealmImportError(f"client {client_id}: client_secret must be a string")
+    try:
+        meta = clients.validate(data)
+        return clients.store(secret_key, realm.id, client_id, meta, client_secret=secret)
+    except clients.ClientMetadataError as exc:
+        raise RealmImportError(f"client {client_id}: {exc.description}") from None
 
 
 def import_realm(secret_key: bytes, data: dict[str, Any]) -> tuple[Realm, dict[str, str]]:
@@ -110,7 +74,10 @@ def import_realm(secret_key: bytes, data: dict[str, Any]) -> tuple[Realm, dict[s
         realm.settings = {**(realm.settings or {}), **settings}
     keys.ensure_keys(realm)
     secrets: dict[str, str] = {}
-    for client_data in data.get("clients", []):
+    client_list = data.get("clients", [])
+    if not isinstance(client_list, list):
+        raise RealmImportError("clients must be a list")
+    for client_data in client_list:
         _row, secret = upsert_client(secret_key, realm, client_data)
         if secret:
             secrets[client_data["client_id"]] = secret

@@ -92,6 +92,13 @@ class AppSettings:
     staff_realm: str = _doc(
         "Slug of the realm of agency staff (console, admin API): password + TOTP.",
         default="agency-staff")
+    max_content_length: int = _doc(
+        "Largest request body accepted, in bytes (413 beyond; JSON on protocol and API "
+        "endpoints).", default=1024 * 1024)
+    outbound_loopback: bool = _doc(
+        "Development and demo only (refused in production): back-channel logout and "
+        "jwks_uri may also reach an exact loopback host (127.0.0.1, [::1], localhost).",
+        default=False)
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> AppSettings:

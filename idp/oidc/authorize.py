@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import g, make_response, render_template, request, url_for
 from flask_babel import gettext as _
@@ -27,6 +26,7 @@ from shared.security import CSP
 from ..core import consents, interaction, sessions, tokens
 from ..core.claims import SUPPORTED_SCOPES
 from ..core.clients import ClientInfo, find_client
+from ..core.clients.uris import logo_origin
 from ..core.db import db
 from ..core.models import AuthorizationCode, SsoSession, utcnow
 from ..flow import machine
@@ -299,8 +299,10 @@ def consent_decision(req: AuthzRequest, sso: SsoSession) -> Any:
                                                                  "csrf_token", "_ix")}
         if "consent" in req.prompts and "offline_access" in req.args.get("scope", ""):
             hidden["scope"] = req.scope  # offline_access was granted by this consent
-        logo = client.get("logo_uri")
-        logo = logo if isinstance(logo, str) and logo.startswith("https://") else None
+        # The logo's origin is rebuilt from its checked host before it may reach the CSP
+        # header: a stored logo_uri (older rows, an import) is never pasted verbatim.
+        logo_source = logo_origin(client.get("logo_uri"))
+        logo = client.get("logo_uri") if logo_source else None
         page = make_response(render_template(
             "consent.html",
             client_name=client.get("client_name") or client.client_id,
@@ -310,10 +312,9 @@ def consent_decision(req: AuthzRequest, sso: SsoSession) -> Any:
             hidden=hidden,
             action=url_for("oidc.authorize", realm=g.realm.slug),
         ))
-        if logo:  # the app's logo is the one image from elsewhere the idp shows
-            parts = urlsplit(logo)
+        if logo_source:  # the app's logo is the one image from elsewhere the idp shows
             page.headers["Content-Security-Policy"] = CSP.format(
                 form_action=app_settings().csp_form_action).replace(
-                "img-src 'self' data:", f"img-src 'self' data: https://{parts.netloc}")
+                "img-src 'self' data:", f"img-src 'self' data: {logo_source}")
         return page
     return None

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.jwk import KeySet
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from ..core import cache
+from ..core import cache, outbound
 from ..core.clients import ClientInfo
 from ..core.db import db
 from ..core.models import UsedAssertion, utcnow
@@ -28,12 +28,12 @@ MAX_ASSERTION_LIFETIME = 300
 
 
 def client_jwks(uri: str) -> KeySet:
-    """A client's ``jwks_uri`` keys, cached: no HTTP fetch on every token request."""
+    """A client's ``jwks_uri`` keys, cached: no HTTP fetch on every token request. The
+    fetch goes through :mod:`idp.core.outbound` (public address, no redirect, short
+    timeout, capped size); a refusal fails the client's authentication."""
 
     def load() -> KeySet:
-        resp = requests.get(uri, timeout=5)
-        resp.raise_for_status()
-        return KeySet.import_key_set(resp.json())
+        return KeySet.import_key_set(outbound.get_json(uri, max_bytes=64 * 1024))
 
     return cache.cached("client_jwks", uri, load, ttl=CLIENT_JWKS_TTL)
 
@@ -69,7 +69,11 @@ class ClientKeyJWT(JWTBearerClientAssertion):
         if client.get("jwks"):
             return KeySet.import_key_set(client.get("jwks"))
         if client.get("jwks_uri"):
-            return client_jwks(client.get("jwks_uri"))
+            try:
+                return client_jwks(client.get("jwks_uri"))
+            except (outbound.OutboundRefused, ValueError):
+                raise InvalidClientError(description="The client's jwks_uri could not be "
+                                         "used") from None
         raise ValueError("client has no public keys")
 
     def validate_jti(self, claims: Any, jti: str) -> bool:

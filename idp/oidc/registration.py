@@ -71,16 +71,10 @@ def client_uri(client_id: str) -> str:
 
 @bp.route(REGISTRATION, methods=["POST"])
 def register() -> Response:
-    """RFC 7591 §3.1: the initial access token is spent only by a registration that
-    succeeds (a refused one is retried with the same token)."""
-    data = _body()
-    try:
-        rules.validate(data)
-    except rules.RegistrationError as exc:
-        if _bearer() is None:
-            return _invalid_token()
-        db.session.rollback()
-        return _error(exc.code, exc.description)
+    """RFC 7591 §3.1. The initial access token is checked first, before the body is even
+    read (an anonymous caller learns nothing of the validation and costs no parsing);
+    its use is spent in the transaction of the registration, so a refused one (rolled
+    back) is retried with the same token."""
     token_id = None
     for candidate in _token_forms(_bearer()):
         token_id = initial_tokens.spend(g.realm.id, candidate)
@@ -89,8 +83,12 @@ def register() -> Response:
     if token_id is None:
         db.session.rollback()
         return _invalid_token()
-    row, secret, reg_token = rules.register(app_settings().client_secret_key,
-                                            realm_row(g.realm), data, token_id)
+    try:
+        row, secret, reg_token = rules.register(app_settings().client_secret_key,
+                                                realm_row(g.realm), _body(), token_id)
+    except rules.RegistrationError as exc:
+        db.session.rollback()
+        return _error(exc.code, exc.description)
     db.session.commit()
     resp = jsonify(rules.response(row, client_uri(row.client_id), secret=secret,
                                   registration_token=reg_token))

@@ -83,7 +83,7 @@ def test_the_idp_imports_the_demo_realm(tmp_path: Path):
     env = {**os.environ, "DEMO_DIR": str(tmp_path),
            **{f"{name.upper()}_PORT": str(port) for name, port in OTHER_PORTS.items()},
            "IDP_SECRET_KEY": "demo-test-" + "k" * 32,
-           "IDP_PUBLIC_URL": "http://127.0.0.1:6100",
+           "IDP_PUBLIC_URL": "http://127.0.0.1:6100", "IDP_OUTBOUND_LOOPBACK": "1",
            "IDP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'idp.db'}"}
     (tmp_path / "portal-secret").write_text("portal-secret-for-the-test\n")
     subprocess.run([sys.executable, "-m", "demo.config", str(tmp_path)], cwd=ROOT, env=env,

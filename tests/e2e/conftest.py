@@ -147,6 +147,7 @@ def running_idp(tmp: Path, smtp: Inbox, *, host: str = "127.0.0.1", db_name: str
         **os.environ,
         "IDP_SECRET_KEY": "e2e-secret-" + uuid.uuid4().hex,
         "IDP_PUBLIC_URL": url,
+        "IDP_OUTBOUND_LOOPBACK": "1",  # the e2e portal's back-channel logout is on loopback
         "IDP_SQLALCHEMY_DATABASE_URI": uri,
         "IDP_MAIL_SERVER": "127.0.0.1",
         "IDP_MAIL_PORT": str(smtp.port),

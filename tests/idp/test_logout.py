@@ -7,6 +7,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from idp.core import logout, outbound
 from idp.extensions import db
 from tests.support.realms import import_realm
 
@@ -15,8 +16,10 @@ from .oidc_helpers import LOGOUT, TOKEN, basic, redeem, verify
 
 
 @pytest.fixture
-def receiver():
-    """A real HTTP server collecting back-channel logout POSTs."""
+def receiver(monkeypatch):
+    """A real HTTP server collecting back-channel logout POSTs, on loopback (allowed as
+    ``IDP_OUTBOUND_LOOPBACK`` allows it in development)."""
+    monkeypatch.setattr(outbound, "_loopback_allowed", True)
     received = []
 
     @Request.application
@@ -88,6 +91,7 @@ def test_backchannel_logout_token(app, flow, customer, client, receiver):
     sid = verify(client, body["id_token"])[1]["sid"]
     resp = client.get(LOGOUT, query_string={"id_token_hint": body["id_token"]})
     assert resp.status_code == 200
+    logout.wait_for_deliveries()  # delivered in the background, never on the request
     assert len(received) == 1
     header, claims = verify(client, received[0])
     assert header["typ"] == "logout+jwt"

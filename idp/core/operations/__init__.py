@@ -6,8 +6,9 @@ object's rules module. This package is a layer above the rules and above staff p
 (the import contract in ``pyproject.toml`` names it).
 """
 
-from .base import AdminError, acting, epoch_now, realm_for
+from .base import AdminError, acting, epoch_now, realm_for, system_principal
 from .clients import (
+    ADMIN_SCOPES,
     GRANTS,
     ClientLine,
     SignIn,
@@ -48,11 +49,12 @@ from .realms import (
 )
 
 __all__ = [
-    "COUNT_CAP", "EDITABLE", "GRANTS", "MASK", "PER_PAGE", "AdminError", "ClientLine",
-    "CustomerFile", "ProviderLine", "SearchPage", "SignIn", "acting", "clean_client_meta",
-    "create_client", "customer", "customer_file", "delete_client", "end_sessions",
-    "epoch_now", "get_client", "issue_temporary_code", "list_clients", "realm_by_slug",
-    "realm_for", "realm_settings", "recent_sign_ins", "resend_verification",
-    "rotate_secret", "save_provider", "search_customers", "set_client_enabled",
-    "set_email", "set_enabled", "unlink", "unlock", "update_client", "update_settings",
+    "ADMIN_SCOPES", "COUNT_CAP", "EDITABLE", "GRANTS", "MASK", "PER_PAGE", "AdminError",
+    "ClientLine", "CustomerFile", "ProviderLine", "SearchPage", "SignIn", "acting",
+    "clean_client_meta", "create_client", "customer", "customer_file", "delete_client",
+    "end_sessions", "epoch_now", "get_client", "issue_temporary_code", "list_clients",
+    "realm_by_slug", "realm_for", "realm_settings", "recent_sign_ins",
+    "resend_verification", "rotate_secret", "save_provider", "search_customers",
+    "set_client_enabled", "set_email", "set_enabled", "system_principal", "unlink",
+    "unlock", "update_client", "update_settings",
 ]

@@ -48,5 +48,12 @@ def realm_for(principal: Principal, slug: str, action: Action, staff_realm: str,
     return info
 
 
+def system_principal(actor: str = "system:cli") -> Principal:
+    """The platform operator at the ``idp`` command line: a super-admin whose second
+    factor is the shell access itself (built per command, so always "fresh"). The
+    commands call the same operations as the console and the API with it."""
+    return Principal(actor=actor, super_admin=True, otp_at=int(time.time()))
+
+
 def epoch_now() -> float:
     return time.time()

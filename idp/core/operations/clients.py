@@ -1,25 +1,54 @@
-"""Client operations for staff: list, read, create, update, enable, rotate, delete."""
+"""Client operations: list, read, create, update, enable/disable, rotate, delete.
+
+The one way the console, the admin API and the ``idp clients`` commands change a client
+(Dynamic Client Registration has its own, narrower rules in :mod:`idp.core.registration`;
+realm import is the platform operator's). Each operation checks the principal, then the
+one client schema (:mod:`idp.core.clients.metadata`), then writes through
+:mod:`idp.core.clients`. Beyond the action itself (``clients:write``…):
+
+* nobody grants a scope they do not hold: an ``admin:*`` scope only by a principal that
+  may do every action of that scope on every realm the client will administer (a
+  super-admin, a realm-admin of those realms, a service client holding the scope);
+* a client's ``admin_realms`` stay within the actor's own realms (never the staff realm),
+  and a client that administers realms beyond the actor's cannot be changed by them at
+  all (no rotating its secret to borrow its reach);
+* changing a confidential client's authentication (method, ``jwks``, ``jwks_uri``) needs
+  what a secret rotation needs: ``clients:secret`` with a fresh second factor.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from .. import audit
-from ..clients import CLIENT_DEFAULTS, forget_client, hash_secret, new_secret, snapshot
+from .. import audit, clients
+from ..clients import CLIENT_DEFAULTS, ClientMetadataError, snapshot
+from ..clients.metadata import ADMIN_SCOPE_NAMES, GRANTS, admin_scopes, authentication
 from ..db import db
 from ..models import Client, Customer, Token
-from ..realm_io import RealmImportError, upsert_client, validate_client_meta
-from ..realms import RealmInfo, realm_row
+from ..realms import RealmInfo, find_realm
 from ..settings import AppSettings
-from ..staff import Action, Principal, require
+from ..staff import Action, PermissionDenied, Principal, can_manage, require
 from .base import AdminError, acting
+
+A = Action
+#: Admin API scope → the staff actions it allows (docs/admin-api.md). The admin API's
+#: bearer check and the grant check below read this one table.
+ADMIN_SCOPES: dict[str, frozenset[Action]] = {
+    "admin:customers:read": frozenset({A.CUSTOMERS_READ}),
+    "admin:customers:write": frozenset({A.CUSTOMERS_READ, A.CUSTOMERS_WRITE}),
+    "admin:clients": frozenset({A.CLIENTS_READ, A.CLIENTS_WRITE, A.CLIENT_SECRET,
+                                A.CLIENT_DELETE}),
+    "admin:realm": frozenset({A.SETTINGS_READ, A.SETTINGS_WRITE}),
+    "admin:events:read": frozenset({A.AUDIT_READ}),
+    "admin:migration:read": frozenset({A.MIGRATION_READ, A.CUSTOMERS_READ}),
+}
+assert set(ADMIN_SCOPES) == set(ADMIN_SCOPE_NAMES)  # one list of admin scopes
 
 #: The client fields the console edits (RFC 7591 names) and how.
 LIST_FIELDS = ("redirect_uris", "post_logout_redirect_uris", "grant_types")
 TEXT_FIELDS = ("client_name", "scope", "token_endpoint_auth_method",
                "id_token_signed_response_alg", "backchannel_logout_uri")
-GRANTS = ("authorization_code", "refresh_token", "client_credentials")
 
 
 @dataclass(frozen=True)
@@ -47,9 +76,7 @@ def list_clients(principal: Principal, realm: RealmInfo) -> list[ClientLine]:
 
 
 def _client_row(realm: RealmInfo, client_id: str) -> Client:
-    row = db.session.execute(db.select(Client).filter_by(realm_id=realm.id,
-                                                         client_id=client_id)
-                             ).scalar_one_or_none()
+    row = clients.row_of(realm.id, client_id)
     if row is None:
         raise AdminError("not_found", f"unknown client: {client_id}")
     return row
@@ -60,32 +87,48 @@ def get_client(principal: Principal, realm: RealmInfo, client_id: str) -> Client
     return _client_line(_client_row(realm, client_id))
 
 
-def clean_client_meta(data: dict[str, Any]) -> dict[str, Any]:
-    """Console/API input → RFC 7591 metadata, checked as realm import checks it."""
-    meta: dict[str, Any] = {}
-    for name in LIST_FIELDS:
-        value = data.get(name) or []
-        if isinstance(value, str):
-            value = [v.strip() for v in value.splitlines() if v.strip()]
-        meta[name] = value
-    for name in TEXT_FIELDS:
-        value = data.get(name)
-        if isinstance(value, str) and value.strip():
-            meta[name] = value.strip()
-    meta["first_party"] = bool(data.get("first_party"))
-    if "enabled" in data:
-        meta["enabled"] = bool(data["enabled"])
-    unknown = [g for g in meta["grant_types"] if g not in GRANTS]
-    if unknown:
-        raise AdminError("invalid_client", f"unsupported grant type: {unknown[0]}")
-    for uri in [*meta["redirect_uris"], *meta["post_logout_redirect_uris"],
-                meta.get("backchannel_logout_uri") or ""]:
-        if uri and not uri.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise AdminError("invalid_client", f"not an https URI: {uri}")
+def administered_realms(realm_slug: str, meta: dict[str, Any]) -> list[str]:
+    """The realms a client's admin API tokens reach: none without an admin scope, else its
+    ``admin_realms`` (default: its own realm)."""
+    if not admin_scopes(meta):
+        return []
+    return list(meta.get("admin_realms") or [realm_slug])
+
+
+def check_reach(principal: Principal, cfg: AppSettings, realm: RealmInfo,
+                meta: dict[str, Any]) -> None:
+    """Raise PermissionDenied unless the principal holds every admin scope of ``meta``
+    on every realm the client administers (see the module's rules)."""
+    for slug in meta.get("admin_realms") or []:
+        if slug == cfg.staff_realm or find_realm(slug) is None:
+            raise PermissionDenied(Action.CLIENTS_WRITE, realm.slug, "admin_realms_refused")
+        if not can_manage(principal, slug, Action.CLIENTS_WRITE, cfg.staff_realm) and not (
+                principal.super_admin):
+            raise PermissionDenied(Action.CLIENTS_WRITE, realm.slug, "admin_realms_refused")
+    for scope in admin_scopes(meta):
+        for slug in administered_realms(realm.slug, meta):
+            for action in sorted(ADMIN_SCOPES[scope]):
+                if not can_manage(principal, slug, action, cfg.staff_realm):
+                    raise PermissionDenied(action, realm.slug, "scope_not_held")
+
+
+def _validated(data: dict[str, Any]) -> dict[str, Any]:
     try:
-        validate_client_meta(meta)
-    except RealmImportError as exc:
-        raise AdminError("invalid_client", str(exc)) from None
+        return clients.validate(data)
+    except ClientMetadataError as exc:
+        raise AdminError("invalid_client", exc.description) from None
+
+
+def clean_client_meta(data: dict[str, Any]) -> dict[str, Any]:
+    """Console/API input → RFC 7591 metadata fields: a textarea's lines become a list, an
+    empty text field means "remove" (None). Checked later by the one schema."""
+    meta: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in LIST_FIELDS and isinstance(value, str):
+            value = [v.strip() for v in value.splitlines() if v.strip()]
+        elif isinstance(value, str):
+            value = value.strip() or None
+        meta[name] = value
     return meta
 
 
@@ -96,41 +139,49 @@ def create_client(principal: Principal, cfg: AppSettings, realm: RealmInfo, clie
     client_id = (client_id or "").strip()
     if not client_id or len(client_id) > 255 or any(ch.isspace() for ch in client_id):
         raise AdminError("invalid_client", "client_id: 1 to 255 characters, no spaces")
-    if db.session.execute(db.select(Client.id).filter_by(realm_id=realm.id,
-                                                         client_id=client_id)).first():
+    if clients.row_of(realm.id, client_id) is not None:
         raise AdminError("exists", f"client {client_id} already exists")
-    meta = clean_client_meta(data)
+    given = {k: v for k, v in clean_client_meta(data).items() if v is not None}
+    given.setdefault("first_party", False)
+    meta = _validated(given)
+    check_reach(principal, cfg, realm, meta)
     with acting(principal):
-        try:
-            _row, secret = upsert_client(cfg.client_secret_key, realm_row(realm),
-                                         {"client_id": client_id, **meta})
-        except RealmImportError as exc:
-            raise AdminError("invalid_client", str(exc)) from None
+        _row, secret = clients.store(cfg.client_secret_key, realm.id, client_id, meta)
         audit.record("admin_client_created", realm_id=realm.id, client_id=client_id)
     return secret
 
 
 def update_client(principal: Principal, cfg: AppSettings, realm: RealmInfo, client_id: str,
-                  data: dict[str, Any]) -> None:
+                  data: dict[str, Any], now: float | None = None) -> None:
+    """Change the given fields (None: remove the field). Changing a confidential
+    client's authentication is as sensitive as rotating its secret."""
     require(principal, realm.slug, Action.CLIENTS_WRITE)
     row = _client_row(realm, client_id)
-    meta = {**{k: v for k, v in (row.meta or {}).items() if k not in LIST_FIELDS + TEXT_FIELDS},
-            **clean_client_meta({"enabled": (row.meta or {}).get("enabled", True), **data})}
+    old = dict(row.meta or {})
+    check_reach(principal, cfg, realm, old)
+    merged = dict(old)
+    for name, value in clean_client_meta(data).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    meta = _validated(merged)
+    check_reach(principal, cfg, realm, meta)
+    if (old.get("token_endpoint_auth_method", CLIENT_DEFAULTS["token_endpoint_auth_method"])
+            != "none" and authentication(old) != authentication(meta)):
+        require(principal, realm.slug, Action.CLIENT_SECRET, now=now)
     with acting(principal):
-        row.meta = meta
-        if meta.get("token_endpoint_auth_method") == "none":
-            row.secret_hash = None
-        forget_client(realm.id, client_id)
+        clients.store(cfg.client_secret_key, realm.id, client_id, meta)
         audit.record("admin_client_updated", realm_id=realm.id, client_id=client_id)
 
 
-def set_client_enabled(principal: Principal, realm: RealmInfo, client_id: str,
-                       enabled: bool) -> None:
+def set_client_enabled(principal: Principal, cfg: AppSettings, realm: RealmInfo,
+                       client_id: str, enabled: bool) -> None:
     require(principal, realm.slug, Action.CLIENTS_WRITE)
     row = _client_row(realm, client_id)
+    check_reach(principal, cfg, realm, row.meta or {})
     with acting(principal):
-        row.meta = {**(row.meta or {}), "enabled": enabled}
-        forget_client(realm.id, client_id)
+        clients.set_enabled(row, enabled)
         audit.record("admin_client_enabled" if enabled else "admin_client_disabled",
                      realm_id=realm.id, client_id=client_id)
 
@@ -140,26 +191,25 @@ def rotate_secret(principal: Principal, cfg: AppSettings, realm: RealmInfo, clie
     """A new secret (returned once); the old one stops working at once. Sensitive."""
     require(principal, realm.slug, Action.CLIENT_SECRET, now=now)
     row = _client_row(realm, client_id)
+    check_reach(principal, cfg, realm, row.meta or {})
     method = (row.meta or {}).get("token_endpoint_auth_method",
                                   CLIENT_DEFAULTS["token_endpoint_auth_method"])
     if method in ("none", "private_key_jwt"):
         raise AdminError("no_secret", "this client does not use a secret")
-    secret = new_secret()
     with acting(principal):
-        row.secret_hash = hash_secret(cfg.client_secret_key, secret)
-        forget_client(realm.id, client_id)
+        secret = clients.rotate(cfg.client_secret_key, row)
         audit.record("admin_client_secret_rotated", realm_id=realm.id, client_id=client_id)
     return secret
 
 
-def delete_client(principal: Principal, realm: RealmInfo, client_id: str,
+def delete_client(principal: Principal, cfg: AppSettings, realm: RealmInfo, client_id: str,
                   now: float | None = None) -> None:
     """Delete a client and, by cascade, its tokens and codes. Sensitive."""
     require(principal, realm.slug, Action.CLIENT_DELETE, now=now)
     row = _client_row(realm, client_id)
+    check_reach(principal, cfg, realm, row.meta or {})
     with acting(principal):
-        db.session.delete(row)
-        forget_client(realm.id, client_id)
+        clients.remove(row)
         audit.record("admin_client_deleted", realm_id=realm.id, client_id=client_id)
 
 
@@ -182,3 +232,8 @@ def recent_sign_ins(principal: Principal, realm: RealmInfo, client_id: str,
     return [SignIn(i, at, scope) for i, at, scope in rows]
 
 
+__all__ = [
+    "ADMIN_SCOPES", "GRANTS", "ClientLine", "SignIn", "administered_realms", "check_reach",
+    "clean_client_meta", "create_client", "delete_client", "get_client", "list_clients",
+    "recent_sign_ins", "rotate_secret", "set_client_enabled", "update_client",
+]

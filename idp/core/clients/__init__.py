@@ -1,4 +1,11 @@
-"""Client registry: Authlib's ClientMixin over a cached, immutable snapshot of a client row.
+"""Clients: the one rules module of OAuth clients, and the only writer of their rows.
+
+:mod:`.metadata` is the one schema every entry point validates with, :mod:`.uris` the
+URI rules; this module holds the registry (Authlib's ClientMixin over a cached,
+immutable snapshot of a client row) and the writes (:func:`store`, :func:`rotate`,
+:func:`set_enabled`, :func:`remove`), which the permission-checked operations
+(:mod:`idp.core.operations.clients`), registration (:mod:`idp.core.registration`) and
+realm import call; nothing else constructs or changes a ``Client`` row.
 
 The token endpoint is hot, so client rows are cached in memory and secrets are checked
 with a keyed hash (HMAC-SHA256) rather than a password KDF: client secrets are 256-bit
@@ -16,14 +23,13 @@ from typing import Any
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
 
-from . import cache
-from .db import db
-from .models import Client
+from .. import cache
+from ..db import db
+from ..models import Client
+from .metadata import AUTH_METHODS, ClientMetadataError, validate
 
 CACHE_TTL_SECONDS = 30.0
 DEFAULT_SCOPE = "openid profile email address phone customer offline_access"
-#: Every client authentication method the OP supports, in discovery order.
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 CONFIDENTIAL_METHODS = tuple(m for m in AUTH_METHODS if m != "none")
 CLIENT_DEFAULTS: dict[str, Any] = {
     "redirect_uris": [],
@@ -134,3 +140,69 @@ def forget_client(realm_id: int, client_id: str) -> None:
 
 def clear_cache() -> None:
     cache.clear_all()
+
+
+# --- writes: the only code that changes a ``Client`` row -----------------------------------
+
+def row_of(realm_id: int, client_id: str) -> Client | None:
+    return db.session.execute(
+        db.select(Client).filter_by(realm_id=realm_id, client_id=client_id)
+    ).scalar_one_or_none()
+
+
+def store(secret_key: bytes, realm_id: int, client_id: str, meta: dict[str, Any],
+          client_secret: str | None = None) -> tuple[Client, str | None]:
+    """Create or replace a client's (validated) metadata; returns the row and a newly
+    generated secret (a confidential client without one), else None. A public client
+    loses its secret; ``private_key_jwt`` never gets one. The caller commits."""
+    if not client_id or not isinstance(client_id, str) or len(client_id) > 255 or any(
+            ch.isspace() for ch in client_id):
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "client_id: 1 to 255 characters, no spaces")
+    row = row_of(realm_id, client_id)
+    if row is None:
+        row = Client(realm_id=realm_id, client_id=client_id, meta={})
+        db.session.add(row)
+    if row.meta != meta:
+        row.meta = dict(meta)
+    method = meta.get("token_endpoint_auth_method", CLIENT_DEFAULTS["token_endpoint_auth_method"])
+    created = None
+    if method in ("none", "private_key_jwt"):
+        if row.secret_hash is not None:
+            row.secret_hash = None
+    elif client_secret:
+        wanted = hash_secret(secret_key, client_secret)
+        if row.secret_hash != wanted:
+            row.secret_hash = wanted
+    elif row.secret_hash is None:
+        created = new_secret()
+        row.secret_hash = hash_secret(secret_key, created)
+    forget_client(realm_id, client_id)
+    return row, created
+
+
+def rotate(secret_key: bytes, row: Client) -> str:
+    """A new secret (returned once); the old one stops working at once."""
+    secret = new_secret()
+    row.secret_hash = hash_secret(secret_key, secret)
+    forget_client(row.realm_id, row.client_id)
+    return secret
+
+
+def set_enabled(row: Client, enabled: bool) -> None:
+    row.meta = {**(row.meta or {}), "enabled": bool(enabled)}
+    forget_client(row.realm_id, row.client_id)
+
+
+def remove(row: Client) -> None:
+    """Delete the client and, by cascade, its codes and tokens. The caller commits."""
+    db.session.delete(row)
+    forget_client(row.realm_id, row.client_id)
+
+
+__all__ = [
+    "AUTH_METHODS", "CACHE_TTL_SECONDS", "CLIENT_DEFAULTS", "CONFIDENTIAL_METHODS",
+    "DEFAULT_SCOPE", "ClientInfo", "ClientMetadataError", "clear_cache", "find_client",
+    "forget_client", "hash_secret", "new_secret", "remove", "rotate", "row_of", "set_enabled",
+    "snapshot", "store", "validate",
+]
