@@ -718,7 +718,7 @@ class _PasskeyWay:
 
     def items(self, customer: Customer) -> list[ways_in.Item]:
         return [ways_in.Item(self.kind, str(p.id), f"clé d'accès « {p.name} »", p.created_at,
-                             p.last_used_at, removable_by_customer=True)
+                             p.last_used_at, removable_by_customer=True, name=p.name)
                 for p in list_passkeys(customer)]
 
     def configured_for(self, customer: Customer) -> bool:

@@ -43,6 +43,7 @@ __all__ = [
     "may_remove",
     "may_sign_in",
     "recover",
+    "recover_items",
     "register",
     "register_sign_in_check",
     "usable",
@@ -80,6 +81,9 @@ class Item:
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     removable_by_customer: bool = False
+    #: The bare name (a passkey's name, a provider's brand) for pages and mails that word
+    #: the kind themselves, in the reader's language.
+    name: str = ""
 
 
 @runtime_checkable
@@ -230,15 +234,23 @@ def may_remove(customer: Customer, kind: Kind | str, item: str | int | None = No
     return left > 0
 
 
-def recover(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[str]:
+def recover_items(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[Item]:
     """The agency's recovery: every kind not in ``keep`` removes what the previous holder
-    of the account may have added. Returns the labels of what went (for the mail)."""
-    removed: list[str] = []
+    of the account may have added. Returns what went, as items (the mail words them in
+    the customer's language)."""
+    removed: list[Item] = []
     for w in ways():
         if w.kind in keep:
             continue
-        removed.extend(w.on_recovery(customer))
+        before = w.items(customer)
+        if w.on_recovery(customer):
+            removed.extend(before)
     return removed
+
+
+def recover(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[str]:
+    """:func:`recover_items`, as short French labels (logs, the CLI)."""
+    return [item.label for item in recover_items(customer, keep=keep)]
 
 
 # --------------------------------------------------------------------------- second factors
