@@ -73,10 +73,9 @@ def create(cfg: AppSettings, realm: RealmInfo, new: NewCustomer) -> Customer:
     customer.set_email(email, verified=bool(email and new.email_verified))
     pending: list[str] = []
     if new.password:
-        customer.password_hash = credentials.hash_password(cfg, new.password)
+        credentials.set_initial_password(cfg, customer, new.password)
     elif new.temporary_code:
-        customer.temporary_code_hash = credentials.hash_temporary_code(cfg.code_key,
-                                                                       new.temporary_code)
+        credentials.set_initial_temporary_code(cfg, customer, new.temporary_code)
         pending.append(actions.UPDATE_PASSWORD)
     if not customer.email:
         pending.append(actions.SET_EMAIL)
