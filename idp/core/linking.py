@@ -216,5 +216,9 @@ class _SocialWay:
     def on_recovery(self, customer: Customer) -> list[str]:
         return unlink_all(customer)
 
+    def remove(self, customer: Customer, key: str) -> None:
+        """Mon compte's removal (the rule was checked by :func:`ways_in.remove`)."""
+        unlink(customer, key)
+
 
 ways_in.register(_SocialWay())

@@ -733,5 +733,9 @@ class _PasskeyWay:
     def on_recovery(self, customer: Customer) -> list[str]:
         return remove_all(customer)
 
+    def remove(self, customer: Customer, key: str) -> None:
+        """Mon compte's removal (the rule was checked by :func:`ways_in.remove`)."""
+        remove_passkey(customer, int(key))
+
 
 ways_in.register(_PasskeyWay())

@@ -37,6 +37,7 @@ from .models import Customer
 __all__ = [
     "Item",
     "Kind",
+    "RemovalRefused",
     "WayIn",
     "items_for",
     "kinds_for",
@@ -46,6 +47,7 @@ __all__ = [
     "recover_items",
     "register",
     "register_sign_in_check",
+    "remove",
     "usable",
     "way",
     "ways",
@@ -232,6 +234,31 @@ def may_remove(customer: Customer, kind: Kind | str, item: str | int | None = No
                 continue
             left += 1
     return left > 0
+
+
+class RemovalRefused(Exception):
+    """A removal refused; ``code``: ``not_found``, ``not_removable`` (a password is
+    changed, not removed; a second factor is the staff's), ``last_way_in``."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def remove(customer: Customer, kind: Kind | str, key: str) -> Item:
+    """Remove one of the customer's ways in (Mon compte's one-click removal), under the
+    one last-way-in rule; the owning module deletes and audits. Returns what went."""
+    target = way(kind)
+    item = next((i for i in target.items(customer) if i.key == str(key)), None)
+    if item is None:
+        raise RemovalRefused("not_found")
+    remover = getattr(target, "remove", None)
+    if not item.removable_by_customer or remover is None:
+        raise RemovalRefused("not_removable")
+    if not may_remove(customer, target.kind, item.key):
+        raise RemovalRefused("last_way_in")
+    remover(customer, item.key)
+    return item
 
 
 def recover_items(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[Item]:
