@@ -23,6 +23,8 @@ from shared.security import TrustedProxyFix, init_security_headers, parse_networ
 from . import account, admin, api, oidc
 from .account import consents as account_consents
 from .account import passkeys as account_passkeys
+from .account import proof as account_proof
+from .account import ways as account_ways
 from .account.views import register_section
 from .commands import register_cli
 from .core import credentials, crypto, outbound, passkeys, staff  # noqa: F401  (tables)
@@ -144,6 +146,8 @@ def _register_blueprints(app: Flask) -> None:
     # Passkeys: sign-in, the offer step after sign-in, the Mon compte section.
     flow_passkeys.init_app(app)
     account_passkeys.init_app(app)
+    account_proof.init_app(app)  # Mon compte's fresh proof (confirm page)
+    account_ways.init_app(app)  # Mon compte: every way in, one-click removal
     app.jinja_env.globals["passkeys_enabled"] = web_passkeys.enabled
     admin.init_app(app)  # staff console, second-factor pages, realm theme
     api.init_app(app)

@@ -16,6 +16,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import bcrypt
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -24,7 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from shared import metrics
 
-from . import audit, cache
+from . import audit, cache, ways_in
 from .db import db
 from .models import Customer, utcnow
 from .realms import RealmInfo
@@ -176,7 +177,9 @@ def find_customers(realm: RealmInfo, login: str) -> list[Customer]:
 
 
 def is_locked(customer: Customer) -> bool:
-    if customer.locked_permanently or not customer.enabled:
+    """Refused by the one sign-in check (:func:`ways_in.may_sign_in`), or waiting out a
+    lock after wrong passwords."""
+    if ways_in.may_sign_in(customer) is not None:
         return True
     return customer.locked_until is not None and customer.locked_until > utcnow()
 
@@ -369,6 +372,37 @@ def set_temporary_code(cfg: AppSettings, customer: Customer, code: str) -> None:
     unlock(customer)
 
 
+def set_initial_password(cfg: AppSettings, customer: Customer, password: str) -> None:
+    """A new customer's password (the agency creates an active account)."""
+    customer.password_hash = hash_password(cfg, password)
+
+
+def set_initial_temporary_code(cfg: AppSettings, customer: Customer, code: str) -> None:
+    """A new customer's temporary code (the agency's letter)."""
+    customer.temporary_code_hash = hash_temporary_code(cfg.code_key, code)
+
+
+def imported_columns(key: bytes, code: str | None, legacy: str | None) -> dict[str, Any]:
+    """The credential columns of a customer row inserted by the bulk import (one
+    ``INSERT`` for thousands of rows: no ORM object to set them on)."""
+    return {"temporary_code_hash": hash_temporary_code(key, code) if code else None,
+            "legacy_hash": legacy, "failed_attempts": 0, "temporary_failures": 0,
+            "locked_permanently": False}
+
+
+def import_temporary_code(key: bytes, customer: Customer, code: str) -> None:
+    """The import brings a new letter's code for a not-yet-activated customer."""
+    customer.temporary_code_hash = hash_temporary_code(key, code)
+    customer.legacy_hash = None
+    customer.temporary_failures = 0
+
+
+def import_legacy_hash(customer: Customer, legacy: str) -> None:
+    """The import brings a legacy hash for a not-yet-activated customer."""
+    customer.legacy_hash = legacy
+    customer.temporary_code_hash = None
+
+
 def succeed(cfg: AppSettings, customer: Customer, password: str, attempt: Attempt) -> None:
     """Give the reserved attempt back; re-hash legacy or outdated argon2 hashes."""
     customer.failed_attempts = 0
@@ -382,3 +416,59 @@ def succeed(cfg: AppSettings, customer: Customer, password: str, attempt: Attemp
                      customer_id=customer.id)
     elif customer.password_hash and cfg.hasher.check_needs_rehash(customer.password_hash):
         customer.password_hash = hash_password(cfg, password)  # cost changed: upgrade it
+
+
+# --------------------------------------------------------------------------- ways in
+
+
+class _PasswordWay:
+    """The customer's chosen password (argon2id). Changed in Mon compte, never removed
+    there; the agency's new temporary code replaces it (:func:`set_temporary_code`)."""
+
+    kind = ways_in.Kind.PASSWORD
+    amr = ("pwd",)
+    first_factor = True
+
+    def _has(self, customer: Customer) -> bool:
+        return bool(customer.password_hash)
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        return [ways_in.Item(self.kind, "", "mot de passe")] if self._has(customer) else []
+
+    def configured_for(self, customer: Customer) -> bool:
+        return self._has(customer)
+
+    def usable_now(self, customer: Customer, realm: object) -> bool:
+        return self._has(customer) and not is_locked(customer) and (
+            ways_in.may_sign_in(customer, realm) is None)
+
+    def on_recovery(self, customer: Customer) -> list[str]:
+        return []  # replaced by the new temporary code, not "removed"
+
+
+class _LegacyPasswordWay(_PasswordWay):
+    """An imported hash (bcrypt, Django PBKDF2), re-hashed at the first sign-in."""
+
+    kind = ways_in.Kind.LEGACY_PASSWORD
+
+    def _has(self, customer: Customer) -> bool:
+        return bool(customer.legacy_hash) and not customer.password_hash
+
+
+class _TemporaryCodeWay(_PasswordWay):
+    """The agency's 6-digit code (letter, phone): the première connexion. A code locked
+    for good after too many failures is no way in any more."""
+
+    kind = ways_in.Kind.TEMPORARY_CODE
+
+    def _has(self, customer: Customer) -> bool:
+        return (bool(customer.temporary_code_hash) and not customer.password_hash
+                and not customer.legacy_hash and not customer.locked_permanently)
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        return [ways_in.Item(self.kind, "", "code provisoire")] if self._has(customer) else []
+
+
+ways_in.register(_PasswordWay())
+ways_in.register(_LegacyPasswordWay())
+ways_in.register(_TemporaryCodeWay())
