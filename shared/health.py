@@ -9,6 +9,7 @@ and a customer hitting an instance during an outage must get a 503 with ``Retry-
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -109,6 +110,39 @@ def is_db_outage(error: BaseException | None) -> bool:
     return False
 
 
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from redis import exceptions
+    except ImportError:  # the redis extra is not installed: nothing of it can fail
+        return ()
+    return (exceptions.ConnectionError, exceptions.TimeoutError)
+
+
+REDIS_ERRORS = _redis_errors()
+
+
+def is_redis_outage(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what it wraps) is Redis being unreachable."""
+    seen = 0
+    while error is not None and seen < 5:
+        if REDIS_ERRORS and isinstance(error, REDIS_ERRORS):
+            return True
+        error = getattr(error, "original_exception", None) or error.__cause__
+        seen += 1
+    return False
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """A dependency (the database, Redis) cannot be reached: the one test every app's
+    error handler makes before treating an exception as a bug."""
+    return is_db_outage(error) or is_redis_outage(error)
+
+
+def outage_kind(error: BaseException) -> str:
+    """``"redis"`` or ``"database"``, for the log line."""
+    return "redis" if is_redis_outage(error) else "database"
+
+
 def describe(error: BaseException) -> str:
     """One line for the log: the driver's message, never the SQL or its parameters."""
     orig = getattr(error, "orig", None) or error
@@ -125,6 +159,22 @@ def unavailable_json() -> Response:
     """RFC 6749 §4.1.2.1/§5.2 allow ``temporarily_unavailable``; APIs use the same body."""
     response = jsonify(error="temporarily_unavailable", error_description=UNAVAILABLE_DESCRIPTION)
     response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def unavailable_problem(instance: str) -> Response:
+    """The admin API's form of :func:`unavailable_json`: an RFC 9457 problem (what its
+    clients parse) that also carries the OAuth ``error`` member (what every other machine
+    client of the idp reads)."""
+    body = {
+        "type": "about:blank", "title": "Service Unavailable", "status": 503,
+        "code": "temporarily_unavailable", "detail": UNAVAILABLE_DESCRIPTION,
+        "instance": instance, "error": "temporarily_unavailable",
+        "error_description": UNAVAILABLE_DESCRIPTION,
+    }
+    response = Response(json.dumps(body), status=503, mimetype="application/problem+json")
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
