@@ -14,15 +14,13 @@ lookup itself fails.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
@@ -30,6 +28,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from .conftest import IdpPair
+from .flows import code_for
 from .services import IdpInstance, http, idp_cli, idp_cli_many, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -88,30 +87,8 @@ def _realm_file(root: Path) -> Path:
 
 
 def _sign_in_for_code(base: str) -> tuple[str, str]:
-    """Authorize and sign in (no JavaScript): returns (code, PKCE verifier), unredeemed."""
-    session = requests.Session()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(
-        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    query = urlencode({"client_id": "web", "redirect_uri": REDIRECT_URI,
-                       "response_type": "code", "scope": "openid profile offline_access",
-                       "state": "s", "nonce": "n", "code_challenge": challenge,
-                       "code_challenge_method": "S256"})
-    resp = session.get(f"{base}{PROTOCOL}/auth?{query}", allow_redirects=True, timeout=15)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', resp.text)
-    assert match, resp.text[:500]
-    resp = session.post(resp.url, data={"login": IDENTIFIER, "password": PASSWORD,
-                                        "csrf_token": match.group(1)},
-                        allow_redirects=False, timeout=15)
-    for _ in range(10):
-        location = resp.headers.get("Location", "")
-        if location.startswith(REDIRECT_URI) or resp.status_code not in (302, 303):
-            break
-        resp = session.get(location if location.startswith("http") else base + location,
-                           allow_redirects=False, timeout=15)
-    location = resp.headers.get("Location", "")
-    assert location.startswith(REDIRECT_URI), (resp.status_code, resp.text[:500])
-    return parse_qs(urlsplit(location).query)["code"][0], verifier
+    return code_for(base, REALM, "web", REDIRECT_URI, IDENTIFIER, PASSWORD,
+                    "openid profile offline_access")
 
 
 @pytest.fixture(scope="module")
