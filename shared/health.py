@@ -69,11 +69,26 @@ def engine_options(uri: str, configured: Mapping[str, Any] | None) -> dict[str, 
 
 def ping_when_idle(engine: Any, idle_seconds: float = IDLE_PING_SECONDS) -> None:
     """Test a pooled PostgreSQL connection before handing it out when it sat idle more
-    than ``idle_seconds`` (a failed test discards it and the pool opens another). A busy
-    instance makes no extra round trip; a connection broken within the last seconds fails
-    one request (503), and SQLAlchemy then invalidates the whole pool."""
+    than ``idle_seconds``, or when the process has seen the database fail since the
+    connection was opened (a failed test discards it and the pool opens another).
+
+    A busy instance makes no extra round trip in normal times. After an outage (any
+    failed statement, connect or test in this process starts a new "epoch"), every pooled
+    connection is tested once before its next use: once ``/readyz`` says ready, no request
+    runs on a connection the restart killed, however recently it was used.
+    """
     if engine.dialect.name != "postgresql":
         return
+    epoch = [0]  # bumped on every outage seen by this engine (a lost race still bumps)
+
+    @event.listens_for(engine, "connect")
+    def _connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info["epoch"] = epoch[0]
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        if context.is_disconnect or is_db_outage(context.sqlalchemy_exception):
+            epoch[0] += 1
 
     @event.listens_for(engine, "checkin")
     def _checkin(_dbapi_conn: Any, record: Any) -> None:
@@ -82,12 +97,15 @@ def ping_when_idle(engine: Any, idle_seconds: float = IDLE_PING_SECONDS) -> None
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < idle_seconds:
+        idle = since is not None and time.monotonic() - since >= idle_seconds
+        if not idle and record.info.get("epoch") == epoch[0]:
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:
+            epoch[0] += 1  # one dead connection: test the others too
             raise sa_exc.DisconnectionError(type(exc).__name__) from exc
+        record.info["epoch"] = epoch[0]
 
 
 def is_db_outage(error: BaseException | None) -> bool:
