@@ -1,9 +1,10 @@
 """The demo's realm and portal data, with this run's ports and the portal's secret.
 
 ``config/demo/realm.json`` and ``portal-data.json`` name the default demo ports
-(idp 5100, portal 5101, demo providers 5111–5114). When ``make demo`` (or the screenshot
-script) runs on other ports, every loopback URL of those files is rewritten here, so the
-redirect URIs, the providers' endpoints and the portal data's issuer stay consistent.
+(idp 5100 and portal 5101 on ``localhost``, demo providers 5111–5114 on ``127.0.0.1``).
+When ``make demo`` (or the screenshot script) runs on other ports, every loopback URL of
+those files is rewritten here, so the redirect URIs, the providers' endpoints and the
+portal data's issuer stay consistent.
 
 ``python -m demo.config OUT_DIR`` reads the ports from the environment (``IDP_PORT``,
 ``PORTAL_PORT``, ``FACEBOOK_PORT``, ``LINKEDIN_PORT``, ``GOOGLE_PORT``, ``X_PORT``) and the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +29,11 @@ DEFAULT_PORTS: dict[str, int] = {
     "idp": 5100, "portal": 5101,
     "facebook": 5111, "linkedin": 5112, "google": 5113, "x": 5114,
 }
+#: The host of the pages a visitor opens (idp, portal, inbox): ``localhost``, because
+#: browsers refuse WebAuthn (passkeys) on an IP address. The demo providers' endpoints,
+#: called by the idp too, stay on ``127.0.0.1``.
+HOST = "localhost"
+LOOPBACK_URL = re.compile(r"//(127\.0\.0\.1|localhost):(\d+)")
 #: The demo's social providers, in the sign-in page's order.
 PROVIDERS = ("facebook", "linkedin", "google", "x")
 
@@ -38,12 +45,16 @@ def ports_from_env(env: Mapping[str, str]) -> dict[str, int]:
 
 
 def _rewrite(text: str, ports: Mapping[str, int]) -> str:
-    # One pass per service, through a placeholder so that swapped ports cannot collide.
-    for name, port in DEFAULT_PORTS.items():
-        text = text.replace(f"//127.0.0.1:{port}", f"//127.0.0.1:@{name}@")
-    for name in DEFAULT_PORTS:
-        text = text.replace(f"//127.0.0.1:@{name}@", f"//127.0.0.1:{ports[name]}")
-    return text
+    """Every loopback URL (``localhost`` or ``127.0.0.1``) on a default port moved to this
+    run's port for the same service, its host kept (one pass: swapped ports cannot
+    collide)."""
+    by_port = {str(port): name for name, port in DEFAULT_PORTS.items()}
+
+    def moved(match: re.Match[str]) -> str:
+        name = by_port.get(match.group(2))
+        return f"//{match.group(1)}:{ports[name]}" if name else match.group(0)
+
+    return LOOPBACK_URL.sub(moved, text)
 
 
 def demo_realm(ports: Mapping[str, int], portal_secret: str | None = None) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import HOST, PROVIDERS
+
 ROOT = Path(__file__).resolve().parents[1]
 REALM = "paris-ile-de-france"
 SERVICES = ("idp", "portal", "smtp", "inbox", "facebook", "linkedin", "google", "x")
@@ -30,7 +32,10 @@ class RunningDemo:
     folder: Path
 
     def url(self, service: str, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.ports[service]}{path}"
+        """The address a visitor opens: ``localhost`` for the idp, the portal and the
+        inbox (passkeys need a host name), ``127.0.0.1`` for the demo providers."""
+        host = "127.0.0.1" if service in PROVIDERS else HOST
+        return f"http://{host}:{self.ports[service]}{path}"
 
     @property
     def issuer(self) -> str:

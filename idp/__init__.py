@@ -188,13 +188,19 @@ def _register_errors(app: Flask) -> None:
         )
 
     def unavailable(exc: BaseException) -> Any:
-        # Database outage: 503 + Retry-After (an outage, not a bug), one log line.
-        log.warning("database unavailable on %s %s: %s", request.method, safe_path(),
-                    health.describe(exc))
+        # A dependency outage: 503 + Retry-After (an outage, not a bug, and never the
+        # caller's fault), one log line. Every entry point reaches here: the lookups
+        # (realm, client, keys, tokens) let the error rise instead of answering "unknown".
+        log.warning("%s unavailable on %s %s: %s", health.outage_kind(exc), request.method,
+                    safe_path(), health.describe(exc))
         with contextlib.suppress(Exception):  # the connection may be gone already
             db.session.rollback()
         g.pop("realm", None)  # expired by the rollback: the page must not reload it
-        if wants_json():
+        if api.wants_problem(request.path):
+            return health.unavailable_problem(request.path)
+        # Machines (every endpoint of the protocol blueprint: token, registration,
+        # discovery, JWKS…) get the RFC 6749 JSON error they can act on.
+        if wants_json() or request.blueprint == oidc.bp.name:
             return health.unavailable_json()
         try:
             page = render_template("error.html", status=503,
@@ -205,7 +211,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        if health.is_db_outage(exc):  # raised while opening the request (no view yet)
+        if health.is_outage(exc):  # raised while opening the request (no view yet)
             return unavailable(exc)
         if api.wants_problem(request.path):
             return api.problems.from_status(exc.code or 500, exc.description)
@@ -227,7 +233,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
-        if health.is_db_outage(exc):
+        if health.is_outage(exc):
             return unavailable(exc)
         # The detail goes to the log only: never SQL, tokens or secrets in a response.
         log.exception("unexpected error on %s %s", request.method, safe_path())

@@ -21,13 +21,16 @@ export FACEBOOK_PORT=${FACEBOOK_PORT:-5111} LINKEDIN_PORT=${LINKEDIN_PORT:-5112}
 export GOOGLE_PORT=${GOOGLE_PORT:-5113} X_PORT=${X_PORT:-5114}
 REALM=paris-ile-de-france
 export IDP_SECRET_KEY="$(cat "$DEMO/secret")"
-export IDP_PUBLIC_URL="http://127.0.0.1:$IDP_PORT"
+# localhost, not 127.0.0.1: browsers refuse passkeys (WebAuthn) on an IP address. The
+# servers still listen on 127.0.0.1 only; browsers resolve localhost to it.
+HOST=localhost
+export IDP_PUBLIC_URL="http://$HOST:$IDP_PORT"
 # The demo portal listens on loopback: let back-channel logout reach it (never in production).
 export IDP_OUTBOUND_LOOPBACK=1
 export IDP_SQLALCHEMY_DATABASE_URI="sqlite:///$DEMO_ABS/idp.db"
 export IDP_MAIL_SERVER=127.0.0.1 IDP_MAIL_PORT=$SMTP_PORT
 export PORTAL_SECRET_KEY="$(cat "$DEMO/secret")-portal"
-export PORTAL_PUBLIC_URL="http://127.0.0.1:$PORTAL_PORT"
+export PORTAL_PUBLIC_URL="http://$HOST:$PORTAL_PORT"
 export PORTAL_OIDC_ISSUER="$IDP_PUBLIC_URL/realms/$REALM"
 export PORTAL_OIDC_CLIENT_ID=portal
 export PORTAL_OIDC_CLIENT_SECRET="$(cat "$DEMO/portal-secret")"
@@ -84,10 +87,10 @@ cat <<TXT
 
   Espace Client demo is running (Ctrl-C stops it)
 
-  Portal (start here):  http://127.0.0.1:$PORTAL_PORT/
+  Portal (start here):  http://$HOST:$PORTAL_PORT/
   Identity provider:    $IDP_PUBLIC_URL/realms/$REALM/account/
   Discovery:            $PORTAL_OIDC_ISSUER/.well-known/openid-configuration
-  Mail inbox:           http://127.0.0.1:$INBOX_PORT/   (verification and new-password links)
+  Mail inbox:           http://$HOST:$INBOX_PORT/   (verification and new-password links)
 
   Demo logins (realm Paris Île-de-France):
     100001 / Demo-2026!     Marie Dupont, active account

@@ -9,6 +9,7 @@ and a customer hitting an instance during an outage must get a 503 with ``Retry-
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -68,11 +69,26 @@ def engine_options(uri: str, configured: Mapping[str, Any] | None) -> dict[str, 
 
 def ping_when_idle(engine: Any, idle_seconds: float = IDLE_PING_SECONDS) -> None:
     """Test a pooled PostgreSQL connection before handing it out when it sat idle more
-    than ``idle_seconds`` (a failed test discards it and the pool opens another). A busy
-    instance makes no extra round trip; a connection broken within the last seconds fails
-    one request (503), and SQLAlchemy then invalidates the whole pool."""
+    than ``idle_seconds``, or when the process has seen the database fail since the
+    connection was opened (a failed test discards it and the pool opens another).
+
+    A busy instance makes no extra round trip in normal times. After an outage (any
+    failed statement, connect or test in this process starts a new "epoch"), every pooled
+    connection is tested once before its next use: once ``/readyz`` says ready, no request
+    runs on a connection the restart killed, however recently it was used.
+    """
     if engine.dialect.name != "postgresql":
         return
+    epoch = [0]  # bumped on every outage seen by this engine (a lost race still bumps)
+
+    @event.listens_for(engine, "connect")
+    def _connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info["epoch"] = epoch[0]
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        if context.is_disconnect or is_db_outage(context.sqlalchemy_exception):
+            epoch[0] += 1
 
     @event.listens_for(engine, "checkin")
     def _checkin(_dbapi_conn: Any, record: Any) -> None:
@@ -81,12 +97,15 @@ def ping_when_idle(engine: Any, idle_seconds: float = IDLE_PING_SECONDS) -> None
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < idle_seconds:
+        idle = since is not None and time.monotonic() - since >= idle_seconds
+        if not idle and record.info.get("epoch") == epoch[0]:
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:
+            epoch[0] += 1  # one dead connection: test the others too
             raise sa_exc.DisconnectionError(type(exc).__name__) from exc
+        record.info["epoch"] = epoch[0]
 
 
 def is_db_outage(error: BaseException | None) -> bool:
@@ -109,6 +128,39 @@ def is_db_outage(error: BaseException | None) -> bool:
     return False
 
 
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from redis import exceptions
+    except ImportError:  # the redis extra is not installed: nothing of it can fail
+        return ()
+    return (exceptions.ConnectionError, exceptions.TimeoutError)
+
+
+REDIS_ERRORS = _redis_errors()
+
+
+def is_redis_outage(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what it wraps) is Redis being unreachable."""
+    seen = 0
+    while error is not None and seen < 5:
+        if REDIS_ERRORS and isinstance(error, REDIS_ERRORS):
+            return True
+        error = getattr(error, "original_exception", None) or error.__cause__
+        seen += 1
+    return False
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """A dependency (the database, Redis) cannot be reached: the one test every app's
+    error handler makes before treating an exception as a bug."""
+    return is_db_outage(error) or is_redis_outage(error)
+
+
+def outage_kind(error: BaseException) -> str:
+    """``"redis"`` or ``"database"``, for the log line."""
+    return "redis" if is_redis_outage(error) else "database"
+
+
 def describe(error: BaseException) -> str:
     """One line for the log: the driver's message, never the SQL or its parameters."""
     orig = getattr(error, "orig", None) or error
@@ -125,6 +177,22 @@ def unavailable_json() -> Response:
     """RFC 6749 §4.1.2.1/§5.2 allow ``temporarily_unavailable``; APIs use the same body."""
     response = jsonify(error="temporarily_unavailable", error_description=UNAVAILABLE_DESCRIPTION)
     response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def unavailable_problem(instance: str) -> Response:
+    """The admin API's form of :func:`unavailable_json`: an RFC 9457 problem (what its
+    clients parse) that also carries the OAuth ``error`` member (what every other machine
+    client of the idp reads)."""
+    body = {
+        "type": "about:blank", "title": "Service Unavailable", "status": 503,
+        "code": "temporarily_unavailable", "detail": UNAVAILABLE_DESCRIPTION,
+        "instance": instance, "error": "temporarily_unavailable",
+        "error_description": UNAVAILABLE_DESCRIPTION,
+    }
+    response = Response(json.dumps(body), status=503, mimetype="application/problem+json")
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response

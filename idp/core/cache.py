@@ -2,14 +2,14 @@
 
 Hot paths (token, userinfo) read these on every request, so they live in memory; every
 write path calls :func:`invalidate`, which is the single place where the multi-instance
-work plugs in a cross-process signal (a version stamp or pub/sub): subscribe with
-:func:`on_invalidate`.
+work plugs in a cross-process signal: subscribe with :func:`on_invalidate`
+(:mod:`idp.web.invalidation`: PostgreSQL ``LISTEN/NOTIFY``, or SQLite's change counter).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from typing import Any
 
 from cachetools import TTLCache
@@ -63,8 +63,10 @@ def on_invalidate(listener: Callable[[str, Hashable | None], None]) -> None:
         _listeners.append(listener)
 
 
-def clear_all() -> None:
-    """Forget everything in this process (tests, and a peer's "flush all" signal)."""
+def clear_all(keep: Collection[str] = ()) -> None:
+    """Forget everything in this process (tests, and a peer's "flush all" signal), except
+    the namespaces in ``keep`` (caches that a database change cannot make stale)."""
     with _lock:
-        for cache in _caches.values():
-            cache.clear()
+        for namespace, cache in _caches.items():
+            if namespace not in keep:
+                cache.clear()

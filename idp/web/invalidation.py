@@ -20,11 +20,22 @@ request. So:
   5 s), the caches' own lifetimes bound the staleness; the database is down meanwhile,
   so nothing changes anyway. A listener whose database no longer exists stops.
 
-Only with PostgreSQL (``IDP_CACHE_SIGNAL=false`` turns it off). SQLite is a single-host
-development setup: invalidations there stay per process and the caches' short lifetimes
-(10-30 s) bound the staleness. ``IDP_CACHE_SIGNAL_URL`` gives a direct database URL for
-the listening connection when the main one goes through PgBouncer in transaction mode
-(which cannot ``LISTEN``); ``NOTIFY`` itself works through it.
+``IDP_CACHE_SIGNAL_URL`` gives a direct database URL for the listening connection when the
+main one goes through PgBouncer in transaction mode (which cannot ``LISTEN``); ``NOTIFY``
+itself works through it.
+
+**SQLite** (the embedded default: ``make demo``, one host) has no ``NOTIFY``, but the
+``idp`` CLI is still another process. Its signal is ``PRAGMA data_version``
+(:class:`SqliteWatcher`): on one dedicated connection, the number changes whenever any
+other connection has committed to the database file. A process reads it at most every
+``SQLITE_POLL_SECONDS`` (0.5 s), from the request that comes after that delay (an
+in-memory clock check otherwise: no query per request), and forgets its database-derived
+caches when it changed: a CLI change is served within a second. The signal does not say
+what changed, so the process reloads its realms, clients and keys (a few queries), which
+a busy server on SQLite does at most twice a second.
+
+``IDP_CACHE_SIGNAL=false`` turns both off (the caches' lifetimes, 10-30 s, then bound the
+staleness).
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Hashable
@@ -54,6 +66,14 @@ RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 5.0
 #: PostgreSQL refuses NOTIFY payloads from 8000 bytes on; a larger key drops its namespace.
 MAX_PAYLOAD = 7000
+
+#: SQLite: the longest a process goes without reading the database's change counter.
+SQLITE_POLL_SECONDS = 0.5
+#: Caches a database change cannot make stale: filled over HTTP (a client's ``jwks_uri``,
+#: a social provider's discovery and keys) or content-addressed (a key parsed by ``kid``).
+NOT_FROM_DATABASE = frozenset({"client_jwks", "federation_discovery", "federation_verifier",
+                               "parsed_key"})
+SQLITE_EXTENSION = "idp.invalidation.sqlite"
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -61,10 +81,20 @@ _listeners: dict[str, Listener] = {}
 
 
 def init_app(app: Flask) -> None:
-    """Announce this app's invalidations and listen for its peers' (PostgreSQL only)."""
+    """Announce this app's invalidations and listen for its peers' (PostgreSQL), or watch
+    the database file's change counter (SQLite)."""
     uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
     settings = app.extensions["idp.settings"]
-    if not uri.startswith("postgresql") or not settings.cache_signal:
+    if not settings.cache_signal:
+        return
+    if uri.startswith("sqlite"):
+        path = make_url(uri).database
+        if path and path != ":memory:" and not path.startswith("file::memory:"):
+            watcher = SqliteWatcher(path)
+            app.extensions[SQLITE_EXTENSION] = watcher
+            app.before_request(watcher.before_request)
+        return
+    if not uri.startswith("postgresql"):
         return
     listen_url = settings.cache_signal_url or uri
     app.extensions[EXTENSION] = listen_url
@@ -211,3 +241,57 @@ class Listener(threading.Thread):
             cache.clear_all()  # an unreadable notice: forget everything rather than guess
             return
         cache.invalidate(namespace, key, broadcast=False)
+
+
+class SqliteWatcher:
+    """Forget the database-derived caches when another connection (the ``idp`` CLI,
+    another worker) committed to the SQLite file: ``PRAGMA data_version`` on a dedicated
+    connection, read at most every :data:`SQLITE_POLL_SECONDS`."""
+
+    def __init__(self, path: str, interval: float = SQLITE_POLL_SECONDS) -> None:
+        self.path = path
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._version: int | None = None
+        self._checked = float("-inf")
+        #: How many times a change was seen (tests, and the curious).
+        self.changes = 0
+
+    def before_request(self) -> None:
+        self.poll()
+
+    def poll(self) -> bool:
+        """Read the counter if the last read is old enough; ``True`` when it changed (the
+        caches were forgotten)."""
+        if time.monotonic() - self._checked < self.interval:
+            return False  # the request path's usual case: a clock read, no I/O
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked < self.interval:
+                return False
+            self._checked = now
+            version = self._read()
+            changed = None not in (version, self._version) and version != self._version
+            if version is not None:
+                self._version = version
+        if changed:
+            self.changes += 1
+            cache.clear_all(keep=NOT_FROM_DATABASE)
+        return changed
+
+    def _read(self) -> int | None:
+        try:
+            if self._conn is None or self._pid != os.getpid():  # opened in this process
+                self._conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True,
+                                             check_same_thread=False, isolation_level=None)
+                self._pid = os.getpid()
+                # Numbers of another connection do not compare: after a reopen, assume a
+                # change was missed (-1 never equals a data_version).
+                self._version = None if self._version is None else -1
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:  # no file yet, or it went away: try again later
+            log.debug("sqlite change counter unreadable: %s", exc)
+            self._conn = None
+            return None

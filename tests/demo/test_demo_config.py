@@ -45,13 +45,35 @@ def test_other_ports_rewrite_every_loopback_url():
     realm = demo_realm(ports, portal_secret="s3cret")
     text = json.dumps(realm)
     for port in (5100, 5101, 5111, 5112, 5113, 5114):
-        assert f"127.0.0.1:{port}" not in text
+        assert f"127.0.0.1:{port}" not in text and f"localhost:{port}" not in text
     portal = next(c for c in realm["clients"] if c["client_id"] == "portal")
     assert portal["client_secret"] == "s3cret"
-    assert portal["redirect_uris"] == ["http://127.0.0.1:6101/auth/callback"]
+    assert portal["redirect_uris"] == ["http://localhost:6101/auth/callback"]
     google = next(e for e in realm["identity_providers"] if e["alias"] == "google")
     assert google["discovery_url"] == "http://127.0.0.1:6113/.well-known/openid-configuration"
-    assert demo_portal_data(ports)["issuer"] == "http://127.0.0.1:6100/realms/paris-ile-de-france"
+    assert demo_portal_data(ports)["issuer"] == "http://localhost:6100/realms/paris-ile-de-france"
+
+
+def test_the_pages_a_visitor_opens_are_on_localhost_where_passkeys_work():
+    """WebAuthn refuses an IP address as relying party: the idp's public URL, the portal's
+    and the URLs the README and ``make demo`` print are on ``localhost``."""
+    from idp.core.passkeys import passkeys_available
+
+    demo_sh = (ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
+    assert 'HOST=localhost' in demo_sh
+    assert 'export IDP_PUBLIC_URL="http://$HOST:$IDP_PORT"' in demo_sh
+    assert 'export PORTAL_PUBLIC_URL="http://$HOST:$PORTAL_PORT"' in demo_sh
+    assert passkeys_available("http://localhost:5100")
+    assert not passkeys_available("http://127.0.0.1:5100")
+    realm = demo_realm(DEFAULT_PORTS)
+    portal = next(c for c in realm["clients"] if c["client_id"] == "portal")
+    for url in (*portal["redirect_uris"], *portal["post_logout_redirect_uris"],
+                portal["backchannel_logout_uri"], demo_portal_data(DEFAULT_PORTS)["issuer"]):
+        assert urlsplit(url).hostname == "localhost", url
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for port in (5100, 5101, 5102):  # the pages to open (not the settings' defaults)
+        assert f"http://127.0.0.1:{port}/" not in readme
+        assert f"http://localhost:{port}/" in readme
     assert "client_secret" not in json.loads((CONFIG / "realm.json").read_text())["clients"][0]
 
 
@@ -83,7 +105,7 @@ def test_the_idp_imports_the_demo_realm(tmp_path: Path):
     env = {**os.environ, "DEMO_DIR": str(tmp_path),
            **{f"{name.upper()}_PORT": str(port) for name, port in OTHER_PORTS.items()},
            "IDP_SECRET_KEY": "demo-test-" + "k" * 32,
-           "IDP_PUBLIC_URL": "http://127.0.0.1:6100", "IDP_OUTBOUND_LOOPBACK": "1",
+           "IDP_PUBLIC_URL": "http://localhost:6100", "IDP_OUTBOUND_LOOPBACK": "1",
            "IDP_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'idp.db'}"}
     (tmp_path / "portal-secret").write_text("portal-secret-for-the-test\n")
     subprocess.run([sys.executable, "-m", "demo.config", str(tmp_path)], cwd=ROOT, env=env,

@@ -93,3 +93,14 @@ def test_sophie_links_once_then_the_inbox_link_verifies_her_address(page: Page,
         expect(again.locator("header")).to_contain_text("Sophie Bernard")
     finally:
         ctx.close()
+
+
+def test_the_passkey_button_is_there_as_the_readme_prints_it(page: Page, demo: RunningDemo):
+    """The demo's pages are on ``localhost`` (WebAuthn refuses an IP address): following
+    the printed portal URL leads to a sign-in page offering passkeys."""
+    page.goto(demo.url("portal"))
+    assert page.url.startswith(f"http://localhost:{demo.ports['portal']}/")
+    page.get_by_role("link", name="Se connecter", exact=True).click()
+    expect(page).to_have_url(re.compile("^" + re.escape(f"http://localhost:{demo.ports['idp']}/")))
+    expect(page.locator("#passkey-signin")).to_be_visible()
+    expect(page.locator("#passkey-signin")).to_have_text("Se connecter avec une clé d'accès")

@@ -123,6 +123,35 @@ class Browser:
         return dict(token.json())
 
 
+def code_for(base: str, realm: str, client_id: str, redirect_uri: str, identifier: str,
+             password: str, scope: str = "openid offline_access") -> tuple[str, str]:
+    """Authorize and sign in at ``base`` without JavaScript: (code, PKCE verifier), the code
+    left unredeemed."""
+    session = requests.Session()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(
+        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = urlencode({"client_id": client_id, "redirect_uri": redirect_uri,
+                       "response_type": "code", "scope": scope, "state": "s", "nonce": "n",
+                       "code_challenge": challenge, "code_challenge_method": "S256"})
+    resp = session.get(f"{base}/realms/{realm}/protocol/openid-connect/auth?{query}",
+                       timeout=15)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', resp.text)
+    assert match, resp.text[:500]
+    resp = session.post(resp.url, data={"login": identifier, "password": password,
+                                        "csrf_token": match.group(1)},
+                        allow_redirects=False, timeout=15)
+    for _ in range(10):
+        location = resp.headers.get("Location", "")
+        if location.startswith(redirect_uri) or resp.status_code not in REDIRECTS:
+            break
+        resp = session.get(location if location.startswith("http") else base + location,
+                           allow_redirects=False, timeout=15)
+    location = resp.headers.get("Location", "")
+    assert location.startswith(redirect_uri), (resp.status_code, resp.text[:500])
+    return parse_qs(urlsplit(location).query)["code"][0], verifier
+
+
 def refresh(pair: IdpPair, instance: IdpInstance, refresh_token: str) -> requests.Response:
     return requests.post(instance.url + f"{PROTOCOL}/token", timeout=15,
                          data={"grant_type": "refresh_token", "refresh_token": refresh_token},

@@ -175,6 +175,7 @@ class IdpInstance:
     root: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -194,7 +195,7 @@ class IdpInstance:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-               "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4"}
+               "WEB_CONCURRENCY": str(self.workers), "GUNICORN_THREADS": "4"}
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"),
              "-b", f"127.0.0.1:{self.port}", "idp.wsgi:app"],

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from .conftest import REALM, Customer, IdpPair, metrics_text
-from .services import http, wait_for
+from .services import IdpInstance, http, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -145,3 +146,65 @@ def test_metrics_add_up_workers_and_request_ids_are_echoed(idp_pair: IdpPair) ->
     status, headers, _body = http("GET", idp_pair.a.url + "/healthz",
                                   headers={"X-Request-ID": "bad id\u00e9"})
     assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])
+
+
+def test_once_ready_again_no_request_runs_on_a_connection_from_before(
+        idp_pair: IdpPair, ops_root: Path) -> None:
+    """Issue 20, item 3: once ``/readyz`` says ready, no request fails on a connection the
+    restart killed, in any worker: two gunicorn workers, each with connections used just
+    before the outage; ``/readyz`` and the outage's request reach one of them only."""
+    instance = IdpInstance("two-workers", idp_pair.a.env, ops_root, workers=2)
+    instance.start()
+    try:
+        wait_for(lambda: instance.readyz()[0] == 200, 15, "ready")
+        tokens = [Customer(idp_pair, instance).sign_in() for _ in range(THREADS)]
+        for _round in range(ROUNDS):  # both workers' pools hold just-used connections
+            tokens = _every_kind(idp_pair, instance, tokens)
+        idp_pair.postgres.stop()
+        try:
+            status, _headers, _body = http("GET", instance.url + f"/realms/{REALM}/login")
+            assert status == 503
+        finally:
+            idp_pair.postgres.start()
+        wait_for(lambda: instance.readyz()[0] == 200, 15, "ready again")
+        # Straight away, in parallel, every kind, on both workers.
+        for _round in range(ROUNDS):
+            tokens = _every_kind(idp_pair, instance, tokens)
+        assert Customer(idp_pair, instance).sign_in()["access_token"]
+    finally:
+        instance.stop()
+
+
+THREADS = 4
+ROUNDS = 4
+
+
+def _every_kind(idp_pair: IdpPair, instance: IdpInstance, tokens: list[dict]) -> list[dict]:
+    """Userinfo, introspection, refresh and a sign-in page for each token, on THREADS
+    threads at once (each request on its own pooled connection); every answer must be a
+    success. Returns the refreshed tokens."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    protocol = instance.url + f"/realms/{REALM}/protocol/openid-connect"
+
+    def one(token: dict) -> dict:
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        resp = requests.get(f"{protocol}/userinfo", headers=bearer, timeout=10)
+        assert resp.status_code == 200, ("userinfo", resp.status_code, resp.text[:200])
+        resp = requests.post(f"{protocol}/token/introspect", timeout=10,
+                             data={"token": token["access_token"]},
+                             auth=(idp_pair.client_id, idp_pair.client_secret))
+        assert resp.status_code == 200 and resp.json()["active"], resp.text[:200]
+        page = requests.get(instance.url + f"/realms/{REALM}/login", timeout=10)
+        assert page.status_code == 200, ("login page", page.status_code)
+        resp = requests.post(f"{protocol}/token", timeout=10,
+                             data={"grant_type": "refresh_token",
+                                   "refresh_token": token["refresh_token"]},
+                             auth=(idp_pair.client_id, idp_pair.client_secret))
+        assert resp.status_code == 200, ("refresh", resp.status_code, resp.text[:200])
+        return dict(resp.json())
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(one, tokens))
