@@ -85,7 +85,8 @@ class Row:
 
 # An ASCII dot-atom local part (RFC 5322 atext): email-validator accepts it as it is, so
 # whether such an address is valid, and its normalised form, depend on the domain only.
-_PLAIN_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_LOCAL = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})*$")
 _DOMAINS: dict[str, str | None] = {}  # domain as typed → normalised domain, None: refused
 
 
