@@ -125,7 +125,7 @@ def build(name: str, rows: int, tmp: Path) -> dict[str, Any]:
                 "--email-verified", "--password", harness.PASSWORD)
     csv_path = tmp / f"customers-{rows}.csv"
     write_csv(csv_path, rows)
-    batches: list[tuple[int, float]] = []
+    batches: list[dict[str, float]] = []
     with app_env(env) as app:
         from idp.core.customer_import import import_customers
         from idp.core.db import db
@@ -133,21 +133,42 @@ def build(name: str, rows: int, tmp: Path) -> dict[str, Any]:
 
         realm = db.session.execute(db.select(Realm).filter_by(
             slug=harness.REALM_SLUG)).scalar_one()
+        # The machine may be shared: CPU-seconds of the import (this process) and of its
+        # PostgreSQL backend say what the wall clock alone cannot.
+        backend = int(db.session.execute(db.text("SELECT pg_backend_pid()")).scalar())
+        last = {"cpu": time.process_time(), "pg": harness.cpu_seconds([backend])}
+
+        def on_batch(rows_done: int, seconds: float) -> None:
+            cpu, pg = time.process_time(), harness.cpu_seconds([backend])
+            batches.append({"rows": rows_done, "wall": seconds, "cpu": cpu - last["cpu"],
+                            "pg": pg - last["pg"]})
+            last.update(cpu=cpu, pg=pg)
+
         print(f"importing {rows:,} rows into {name}…", flush=True)
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
+        pg0 = harness.cpu_seconds([backend])
         with csv_path.open("rb") as f:
             report = import_customers(app.extensions["idp.settings"], realm, f,
-                                      on_batch=lambda n, s: batches.append((n, s)))
+                                      on_batch=on_batch)
         total = time.perf_counter() - started
+        cpu, pg = time.process_time() - cpu0, harness.cpu_seconds([backend]) - pg0
         if report.created != rows or report.errors:
             raise RuntimeError(f"import: {report.as_dict()}")
         db.session.execute(db.text("ANALYZE"))
+        first, final = batches[0], batches[-1]
         figures = {"rows": rows, "total_s": round(total, 2),
                    "rows_per_s": round(rows / total),
-                   "batch_rows": batches[0][0],
-                   "first_batch_rows_per_s": round(batches[0][0] / batches[0][1]),
-                   "last_batch_rows_per_s": round(batches[-1][0] / batches[-1][1]),
-                   "slowest_batch_rows_per_s": round(min(n / s for n, s in batches))}
+                   "cpu_s": round(cpu, 1), "postgres_cpu_s": round(pg, 1),
+                   "load_average": os.getloadavg()[0],
+                   "batch_rows": first["rows"],
+                   "first_batch_rows_per_s": round(first["rows"] / first["wall"]),
+                   "last_batch_rows_per_s": round(final["rows"] / final["wall"]),
+                   "slowest_batch_rows_per_s": round(min(b["rows"] / b["wall"]
+                                                         for b in batches)),
+                   "first_batch_cpu_ms_per_1000": round(
+                       (first["cpu"] + first["pg"]) / first["rows"] * 1e6),
+                   "last_batch_cpu_ms_per_1000": round(
+                       (final["cpu"] + final["pg"]) / final["rows"] * 1e6)}
         db.session.execute(db.text("CREATE TABLE bench_scale_figures (figures text)"))
         db.session.execute(db.text("INSERT INTO bench_scale_figures VALUES (:f)"),
                            {"f": json.dumps(figures)})
@@ -163,28 +184,27 @@ def percentiles(samples: list[float]) -> dict[str, float]:
             "p99_ms": round(p99 * 1000, 2), "n": len(ordered)}
 
 
-def timed(call: Any, samples: int) -> dict[str, float]:
-    out = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        call()
-        out.append(time.perf_counter() - started)
-    return percentiles(out)
-
-
-def measure(name: str, rows: int, samples: int) -> dict[str, Any]:
+def measure(names: dict[int, str], samples: int) -> dict[int, dict[str, Any]]:
+    """Latencies at every size, the sizes interleaved sample by sample so a load spike
+    on a shared machine weighs on them alike."""
     from .workloads import cookie_header, login_form
 
-    env = harness.idp_env(db_url(name), harness.free_port())
-    port = int(env["IDP_PUBLIC_URL"].rsplit(":", 1)[1])
-    figures: dict[str, Any] = {}
-    with harness.serving("idp.wsgi:app", env, port) as server:
-        url = f"{server.url}/realms/{harness.REALM_SLUG}/login"
-        session = requests.Session()
-        csrf = login_form(session, url)
-        cookie = cookie_header(session)
+    sizes = list(names)
+    figures: dict[int, dict[str, Any]] = {size: {} for size in sizes}
+    envs = {size: harness.idp_env(db_url(names[size]), harness.free_port()) for size in sizes}
+    with harness.serving("idp.wsgi:app", envs[sizes[0]],
+                         int(envs[sizes[0]]["IDP_PUBLIC_URL"].rsplit(":", 1)[1])) as one, \
+            harness.serving("idp.wsgi:app", envs[sizes[1]],
+                            int(envs[sizes[1]]["IDP_PUBLIC_URL"].rsplit(":", 1)[1])) as two:
+        servers = {sizes[0]: one, sizes[1]: two}
+        forms = {}
+        for size, server in servers.items():
+            url = f"{server.url}/realms/{harness.REALM_SLUG}/login"
+            session = requests.Session()
+            forms[size] = (url, login_form(session, url), cookie_header(session))
 
-        def post(login: str, password: str) -> None:
+        def post(size: int, login: str, password: str) -> None:
+            url, csrf, cookie = forms[size]
             resp = requests.post(url, data=f"csrf_token={quote(csrf)}&login={login}"
                                  f"&password={quote(password)}", allow_redirects=False,
                                  headers={"Cookie": cookie, "Content-Type":
@@ -192,37 +212,66 @@ def measure(name: str, rows: int, samples: int) -> dict[str, Any]:
             if resp.status_code != 302:
                 raise RuntimeError(f"sign-in of {login}: {resp.status_code}")
 
-        post(harness.CUSTOMER, harness.PASSWORD)  # warm
-        figures["sign_in"] = timed(lambda: post(harness.CUSTOMER, harness.PASSWORD), samples)
         rng = random.Random(20)
         # customers without an email (one row in three): the première connexion's first step
-        pool = [FIRST_IDENTIFIER + 3 * rng.randrange(rows // 3) for _ in range(samples + 1)]
+        pools = {size: [FIRST_IDENTIFIER + 3 * rng.randrange(size // 3)
+                        for _ in range(samples + 5)] for size in sizes}
 
-        def first_step() -> None:
-            ident = pool.pop()
-            post(str(ident), code_of(ident))
+        def first_step(size: int) -> None:
+            ident = pools[size].pop()
+            post(size, str(ident), code_of(ident))
 
-        first_step()
-        figures["premiere_connexion"] = timed(first_step, samples)
-        figures["idp_rss_mib"] = round(sum(_rss(pid) for pid in server.pids) / 1024, 1)
-    with app_env(env):
-        from idp.core import staff
-        from idp.core.operations import customers as customer_ops
-        from idp.core.operations import migration
-        from idp.core.realms import find_realm
+        calls = {"sign_in": lambda size: post(size, harness.CUSTOMER, harness.PASSWORD),
+                 "premiere_connexion": first_step}
+        for key, call in calls.items():
+            interleaved(figures, key, call, sizes, samples)
+        for size, server in servers.items():
+            figures[size]["idp_rss_mib"] = round(sum(_rss(p) for p in server.pids) / 1024, 1)
+    apps = {}
+    for size in sizes:
+        with app_env(envs[size]) as app:
+            apps[size] = app
+    from idp.core import staff
+    from idp.core.operations import customers as customer_ops
+    from idp.core.operations import migration
+    from idp.core.realms import find_realm
 
-        boss = staff.Principal(actor="staff:bench", super_admin=True)
-        realm = find_realm(harness.REALM_SLUG)
-        queries = [SEARCHES[i % len(SEARCHES)] for i in range(samples)]
-        for q in SEARCHES:
-            customer_ops.search_customers(boss, realm, q)
-        figures["search"] = timed(lambda: customer_ops.search_customers(
-            boss, realm, queries.pop()), samples)
-        migration.counts(boss, realm)
-        figures["dashboard_counts"] = timed(lambda: migration.counts(boss, realm), 50)
-        counts = migration.counts(boss, realm)
-        figures["imported"] = counts.imported
+    boss = staff.Principal(actor="staff:bench", super_admin=True)
+    queries = {size: [SEARCHES[i % len(SEARCHES)] for i in range(samples + 2 * len(SEARCHES))]
+               for size in sizes}
+
+    def search(size: int) -> None:
+        with apps[size].app_context():
+            customer_ops.search_customers(boss, find_realm(harness.REALM_SLUG),
+                                          queries[size].pop())
+
+    def counts(size: int) -> None:
+        with apps[size].app_context():
+            migration.counts(boss, find_realm(harness.REALM_SLUG))
+
+    interleaved(figures, "search", search, sizes, samples, warm=2 * len(SEARCHES))
+    interleaved(figures, "dashboard_counts", counts, sizes, 50)
+    for size in sizes:
+        with apps[size].app_context():
+            figures[size]["imported"] = migration.counts(
+                boss, find_realm(harness.REALM_SLUG)).imported
     return figures
+
+
+def interleaved(figures: dict[int, dict[str, Any]], key: str, call: Any, sizes: list[int],
+                samples: int, warm: int = 3) -> None:
+    """``call(size)`` timed ``samples`` times per size, alternating the sizes."""
+    for _ in range(warm):
+        for size in sizes:
+            call(size)
+    times: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(samples):
+        for size in sizes:
+            started = time.perf_counter()
+            call(size)
+            times[size].append(time.perf_counter() - started)
+    for size in sizes:
+        figures[size][key] = percentiles(times[size])
 
 
 def _rss(pid: int) -> int:
@@ -244,18 +293,20 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(harness.SOURCE))
-    result: dict[str, Any] = {}
+    result: dict[int, Any] = {}
+    names = {SMALL: f"bench_scale_{SMALL}", args.rows: f"bench_scale_{args.rows}"}
     with tempfile.TemporaryDirectory() as tmp:
-        for rows in (SMALL, args.rows):
-            name = f"bench_scale_{rows}"
+        for rows, name in names.items():
             figures = None if args.rebuild else stored_figures(name)
             if figures is None:
                 figures = build(name, rows, Path(tmp))
                 figures["built_now"] = True
             else:
                 print(f"reusing {name} (built before; --rebuild to start again)", flush=True)
-            result[rows] = {"import": figures,
-                            "latency": measure(name, rows, args.samples)}
+            result[rows] = {"import": figures}
+    latency = measure(names, args.samples)
+    for rows in names:
+        result[rows]["latency"] = latency[rows]
     print(report(result, args.rows))
     out = harness.ROOT / "bench" / "results" / f"scale-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -269,6 +320,10 @@ def report(result: dict[int, Any], big: int) -> str:
         f"batches of {imp['batch_rows']:,}: first {imp['first_batch_rows_per_s']:,} rows/s, "
         f"last {imp['last_batch_rows_per_s']:,} rows/s, slowest "
         f"{imp['slowest_batch_rows_per_s']:,} rows/s",
+        f"CPU: import process {imp.get('cpu_s')} s, its PostgreSQL backend "
+        f"{imp.get('postgres_cpu_s')} s; CPU ms per 1,000 rows (both): first batch "
+        f"{imp.get('first_batch_cpu_ms_per_1000')}, last batch "
+        f"{imp.get('last_batch_cpu_ms_per_1000')}; load average {imp.get('load_average')}",
         "",
         f"| figure | {SMALL:,} customers p50 / p99 (ms) | {big:,} customers p50 / p99 (ms)"
         " | p99 change |",
