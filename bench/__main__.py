@@ -20,7 +20,8 @@ import sys
 from . import report, runner
 from .workloads import WORKLOADS
 
-MICRO = {"import": "bench.bench_import", "password": "bench.bench_password"}
+MICRO = {"import": "bench.bench_import", "password": "bench.bench_password",
+         "scale": "bench.bench_scale"}
 
 
 def main() -> None:

@@ -3,21 +3,11 @@ CSV of pending customers) and the audit log (with its CSV)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from flask import (
-    Response,
-    g,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
+from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..core import logout as ending
@@ -28,6 +18,7 @@ from ..core.staff import Action
 from ..flow import otp
 from ..web import limits
 from ..web.context import issuer
+from ..web.csv_response import csv_response
 from ..web.session import current_sso, sign_out
 from .blueprint import ActionForm, bp, principal, record_step_up, staff_slug, target
 from .charts import bars
@@ -92,34 +83,11 @@ def dashboard(slug: str) -> Any:
                            series=series, chart=chart)
 
 
-def _csv(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], name: str) -> Response:
-    def generate() -> Iterator[str]:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\r\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
-            if buf.tell() > 64_000:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
-
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _cell(value: Any) -> str:
-    """No spreadsheet formula from a customer-typed value (CSV injection)."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.route("/realms/<slug>/migration/pending.csv")
 def pending_csv(slug: str) -> Any:
     realm = target(slug, Action.CUSTOMERS_READ)
     rows = migration.pending_rows(principal(), realm)
-    return _csv(rows, migration.PENDING_COLUMNS, f"{realm.slug}-pending.csv")
+    return csv_response(rows, migration.PENDING_COLUMNS, f"{realm.slug}-pending.csv")
 
 
 # --- audit log ------------------------------------------------------------------------------
@@ -171,4 +139,4 @@ def audit_csv() -> Any:
             yield first
             yield from rows
 
-    return _csv(all_rows(), audit_log.CSV_COLUMNS, "audit.csv")
+    return csv_response(all_rows(), audit_log.CSV_COLUMNS, "audit.csv")

@@ -326,3 +326,14 @@ class MigrationCounts(BaseModel):
     disabled: int
     mails_queued: int
     mails_failed: int
+
+
+class EventExportQuery(Query):
+    """The audit export's filters: those of the event list, without paging (the CSV is
+    streamed whole)."""
+
+    type: str | None = Field(default=None, max_length=64, description="Event type, e.g. login")
+    customer: str | None = Field(default=None, max_length=64, description="Identifier")
+    actor: str | None = Field(default=None, max_length=320)
+    since: QueryTime | None = None
+    until: QueryTime | None = None

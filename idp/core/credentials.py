@@ -387,7 +387,7 @@ def imported_columns(key: bytes, code: str | None, legacy: str | None) -> dict[s
     ``INSERT`` for thousands of rows: no ORM object to set them on)."""
     return {"temporary_code_hash": hash_temporary_code(key, code) if code else None,
             "legacy_hash": legacy, "failed_attempts": 0, "temporary_failures": 0,
-            "locked_permanently": False}
+            "locked_permanently": False, "credential_version": 0}
 
 
 def import_temporary_code(key: bytes, customer: Customer, code: str) -> None:

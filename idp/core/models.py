@@ -21,10 +21,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import customer_counts
 from .db import db
 
 
@@ -405,3 +407,30 @@ Index("ix_customer_realm_activated", Customer.realm_id, Customer.activated_at)
 Index("ix_audit_event_created", AuditEvent.created_at)
 Index("ix_audit_event_realm_created", AuditEvent.realm_id, AuditEvent.created_at)
 Index("ix_token_client_created", Token.client_pk, Token.created_at)
+
+
+class RealmCustomerCount(db.Model):
+    """A realm's customer counts, kept by database triggers in the same transaction as
+    every change (see :mod:`idp.core.customer_counts`): the migration dashboard reads
+    this row instead of counting a million customers."""
+
+    __tablename__ = "realm_customer_count"
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"),
+                                          primary_key=True, autoincrement=False)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    disabled: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Cheap live parts of the dashboard: temporary lockouts and the realm's outbox by status.
+Index("ix_customer_realm_locked_until", Customer.realm_id, Customer.locked_until)
+Index("ix_outbox_realm_status", OutboxMail.realm_id, OutboxMail.status)
+
+
+@event.listens_for(db.metadata, "after_create")
+def _count_triggers(_target: Any, connection: Any, **kw: Any) -> None:
+    """``create_all`` (tests, the embedded default) installs the same triggers as the
+    Alembic revision."""
+    if "customer" in {t.name for t in kw.get("tables", [])}:
+        customer_counts.install(connection)
