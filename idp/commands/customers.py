@@ -12,9 +12,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from ..core import csv_export
+from ..core import csv_export, staff
 from ..core import customers as service
-from ..core import staff
 from ..core.customer_import import (
     EXPORT_COLUMNS,
     ImportFileError,
