@@ -1,5 +1,6 @@
-"""What every HTTP workload shares: a fresh database, the idp set up through its CLI, a real
-gunicorn pinned to CPU 0, the server's CPU-seconds from ``/proc``, and ``wrk`` on CPU 1.
+"""What every HTTP workload shares: a fresh database, the idp set up through its CLI, the
+real server (config/serve.py) pinned to CPU 0, its CPU-seconds from ``/proc``, and ``wrk``
+on CPU 1.
 
 Nothing here imports ``idp`` or ``portal``: the apps are driven through their command lines
 (``idp db upgrade``, ``idp realms import``, ``idp customers create``) and over HTTP, so the
@@ -26,7 +27,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tree whose apps are served: this checkout, or another one (``git worktree``, an
-# exported commit) to bench a baseline with this bench and this gunicorn.conf.py.
+# exported commit) to bench a baseline with this bench and this config/serve.py.
 SOURCE = Path(os.environ.get("BENCH_SOURCE") or ROOT).resolve()
 BIN = Path(sys.executable).parent
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
@@ -77,7 +78,7 @@ def database(kind: str, tmp: Path, name: str) -> Iterator[str]:
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (gunicorn's master and its workers)."""
+    """``pid`` and its descendants (the server's master and its workers)."""
     out = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         for child in task.read_text().split():
@@ -98,9 +99,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+SERVER = "granian (config/serve.py)"
+
+
+def server_argv(app: str, port: int) -> list:
+    """The command line serving ``app`` with one worker, as deployed (config/serve.py)."""
+    return [BIN / "python", ROOT / "config" / "serve.py", app, "--bind",
+            f"127.0.0.1:{port}", "--workers", "1"]
+
+
 @dataclass
 class Server:
-    """One gunicorn process tree serving ``app`` at ``url``."""
+    """One server process tree (master + worker) serving ``app`` at ``url``."""
 
     app: str
     env: dict
@@ -113,10 +123,8 @@ class Server:
     def start(self) -> Server:
         port = self.port or free_port()
         self.url = f"http://127.0.0.1:{port}"
-        conf = os.environ.get("BENCH_GUNICORN_CONF", str(ROOT / "config" / "gunicorn.conf.py"))
-        argv = [BIN / "gunicorn", "-c", conf, "-w", "1", "-b", f"127.0.0.1:{port}",
-                self.app]
-        self.log = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
+        argv = server_argv(self.app, port)
+        self.log = Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(pinned(SERVER_CPU, argv), env=self.env, cwd=SOURCE,
                                          stdout=subprocess.DEVNULL, stderr=log)
@@ -129,7 +137,7 @@ class Server:
                 time.sleep(0.1)
         tail = self.log.read_text(errors="replace")[-2000:]
         self.stop()
-        raise RuntimeError(f"gunicorn did not start: {tail}")
+        raise RuntimeError(f"{SERVER} did not start: {tail}")
 
     @property
     def pids(self) -> list[int]:

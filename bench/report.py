@@ -34,7 +34,7 @@ def _git(*args: str) -> str:
 
 def metadata() -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k.startswith(("IDP_ARGON2", "GUNICORN_", "BENCH_", "WEB_CONCURRENCY"))
+           if k.startswith(("IDP_ARGON2", "SERVER_", "BENCH_", "WEB_CONCURRENCY"))
            and k != "BENCH_SOURCE"}  # a path of this machine: never in the results
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -45,7 +45,7 @@ def metadata() -> dict:
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "server": "gunicorn -c config/gunicorn.conf.py -w 1, taskset -c 0",
+        "server": "python config/serve.py APP --workers 1 (granian), taskset -c 0",
         "load_generator": "wrk, taskset -c 1",
         "env": env,
     }
@@ -91,7 +91,7 @@ def table(results: dict, previous: dict | None) -> str:
     if previous:
         lines.append(f"Δprev: ops per server CPU-second against {previous['meta']['date']} "
                      f"(commit {previous['meta']['commit']})")
-    lines.append("ops/CPU-s: completed operations per CPU-second of the server (gunicorn "
+    lines.append("ops/CPU-s: completed operations per CPU-second of the server (server "
                  "master + worker, pinned to CPU 0); latencies are per HTTP request (wrk).")
     lines.append("other: CPU busy outside the server and wrk during the peak run, in CPUs "
                  "(PostgreSQL, and any foreign load: above ~30 % on SQLite the machine was "

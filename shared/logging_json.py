@@ -4,8 +4,8 @@ Why: several instances behind a balancer write interleaved logs; one JSON object
 is what log shippers index, and the request id ties a portal request to the idp calls it
 made. What a line must never hold: query strings (codes, states, tokens ride there), the
 secrets of emailed action links (``/realms/R/action/<token>`` carries one in its path),
-headers or cookies. gunicorn's own access log prints the raw request line, so it is off
-(``config/gunicorn.conf.py``): these lines replace it.
+headers or cookies. The server's own access log would print the raw request line, so it is
+off (``config/serve.py``): these lines replace it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Everything is started on free ports under a temporary directory and torn down af
 - ``PostgresCluster``: ``initdb`` + ``pg_ctl`` (run as the ``postgres`` user when we are
   root, since PostgreSQL refuses to run as root); ``stop()``/``start()`` keep the data.
 - ``RedisServer``: a ``redis-server`` without persistence; ``stop()``/``start()``.
-- ``IdpInstance``: one ``gunicorn idp.wsgi:app`` with ``config/gunicorn.conf.py``.
+- ``IdpInstance``: one idp served as deployed (``config/serve.py idp.wsgi:app``).
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class RedisServer:
 
 @dataclass
 class IdpInstance:
-    """One idp under gunicorn; ``url`` is its own address, ``log`` its output."""
+    """One idp under the server of record; ``url`` is its own address, ``log`` its output."""
 
     name: str
     env: dict[str, str]
@@ -189,15 +189,15 @@ class IdpInstance:
         self.wait_up()
 
     def spawn(self) -> None:
-        """Start gunicorn without waiting (start two instances side by side)."""
+        """Start the server without waiting (start two instances side by side)."""
         metrics_dir = self.root / f"{self.name}-metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-               "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4"}
+               "WEB_CONCURRENCY": "1", "SERVER_THREADS": "4"}
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"),
-             "-b", f"127.0.0.1:{self.port}", "idp.wsgi:app"],
+            [str(BIN / "python"), str(ROOT / "config" / "serve.py"), "idp.wsgi:app",
+             "--bind", f"127.0.0.1:{self.port}"],
             cwd=ROOT, env=env, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
 
     def wait_up(self) -> None:
