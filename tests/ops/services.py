@@ -209,7 +209,7 @@ class IdpInstance:
             except OSError:
                 return False
 
-        wait_for(up, 30, f"{self.name} to start")
+        wait_for(up, 90, f"{self.name} to start")  # a loaded 2-core machine
 
     def stop(self) -> None:
         if self.proc is not None:
