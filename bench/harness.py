@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,11 +119,13 @@ class Server:
     log: Path | None = None
     port: int = 0
     health: str = "/healthz"
+    #: Another command line than the server of record (the node peer), given the port.
+    argv: Callable[[int], list] | None = None
 
     def start(self) -> Server:
         port = self.port or free_port()
         self.url = f"http://127.0.0.1:{port}"
-        argv = server_argv(self.app, port)
+        argv = self.argv(port) if self.argv else server_argv(self.app, port)
         self.log = Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(pinned(SERVER_CPU, argv), env=self.env, cwd=SOURCE,
@@ -131,7 +133,8 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                requests.get(f"{self.url}{self.health}", timeout=5)
+                requests.request("GET" if self.health.startswith("/") else "POST",
+                                 f"{self.url}{self.health.lstrip('!')}", timeout=5)
                 return self
             except requests.RequestException:
                 time.sleep(0.1)

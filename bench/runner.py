@@ -127,6 +127,9 @@ def run_all(workloads: list[Workload], kinds: list[str], seconds: float | None,
         for workload in workloads:
             if workload.standalone and kind != kinds[0]:
                 continue  # no database: once per run
+            if not workload.available():
+                print(f"{kind:10} {workload.name:20} skipped (not installed)", flush=True)
+                continue
             print(f"{kind:10} {workload.name:20}", end=" ", flush=True)
             try:
                 row = run_one(workload, kind, seconds or DEFAULT_SECONDS, profile_dir)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,8 +48,10 @@ class Workload:
     prepare: Callable[[Idp, Path], Iterator[Load]]
     idp_env: dict = field(default_factory=dict)
     min_seconds: float = 0
-    #: Runs without an idp (the floor): ``prepare`` gets ``None``.
+    #: Runs without an idp (the floor, the peer): ``prepare`` gets ``None``.
     standalone: bool = False
+    #: Whether it can run on this machine (the node peer is optional).
+    available: Callable[[], bool] = lambda: True
 
 
 # --- OIDC client side, over HTTP ---------------------------------------------------------
@@ -310,6 +313,30 @@ def floor_es256(_idp: None, _tmp: Path) -> Iterator[Load]:
         yield load
 
 
+PEER_DIR = Path(__file__).resolve().parent / "peer"
+PEER_SECRET = "peer-secret-" + "0123456789abcdef" * 2
+
+
+def peer_available() -> bool:
+    """node and ``npm install`` done in ``bench/peer`` (optional: skipped otherwise)."""
+    return bool(shutil.which("node")) and (PEER_DIR / "node_modules" / "oidc-provider").is_dir()
+
+
+@contextmanager
+def peer_client_credentials(_idp: None, _tmp: Path) -> Iterator[Load]:
+    """node ``oidc-provider`` (bench/peer/server.mjs) answering the same grant on the same
+    core: a maintained provider's figure beside ours in every run."""
+    server = Server("oidc-provider", dict(os.environ), health="!/token",
+                    argv=lambda port: ["node", PEER_DIR / "server.mjs", port, PEER_SECRET])
+    server.start()
+    try:
+        yield Load(server, server.url + "/token", FIXED_REQUEST, lambda: {
+            "METHOD": "POST", "PATH": "/token", "BODY": "grant_type=client_credentials",
+            "HEADERS": {"Authorization": basic("svc", PEER_SECRET), "Content-Type": FORM}})
+    finally:
+        server.stop()
+
+
 #: Each hot path's floor: the bare-Flask request it is compared with in the report.
 FLOOR_OF = {"client_credentials": "floor_rs256", "client_credentials_es256": "floor_es256",
             "refresh": "floor_es256", "code_flow": "floor_es256", "sign_in": "floor_json",
@@ -321,6 +348,8 @@ WORKLOADS = [
              standalone=True),
     Workload("floor_es256", "floor: bare Flask, form + Basic -> ES256 JWT", floor_es256,
              standalone=True),
+    Workload("peer_client_credentials", "node oidc-provider, client-credentials (peer)",
+             peer_client_credentials, standalone=True, available=peer_available),
     Workload("client_credentials", "client-credentials grants", client_credentials),
     Workload("client_credentials_es256", "client-credentials grants, ES256 access token",
              client_credentials_es256),
