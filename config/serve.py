@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
         if path not in sys.path:
             sys.path.insert(0, path)
     os.environ.setdefault("SERVER_THREADS", str(threads()))
+    # The apps leave out what only their CLI needs (Flask-Migrate/Alembic: ~11 MiB/worker).
+    os.environ["ESPACE_WEB_WORKER"] = "1"
     build(args.target, args.bind, args.workers).serve()
 
 
