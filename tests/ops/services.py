@@ -25,6 +25,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from requests.structures import CaseInsensitiveDict
+
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +66,8 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):  # ty
 def http(method: str, url: str, data: bytes | None = None,
          headers: dict[str, str] | None = None, timeout: float = 10
          ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP exchange, no redirect followed: (status, headers, body)."""
+    """One HTTP exchange, no redirect followed: (status, headers, body). Header names are
+    case-insensitive (RFC 9110 §5.1; the server sends them in lower case)."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -74,9 +77,9 @@ def http(method: str, url: str, data: bytes | None = None,
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with opener.open(req, timeout=timeout) as resp:
-            return resp.status, dict(resp.headers), resp.read()
+            return resp.status, CaseInsensitiveDict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        return err.code, CaseInsensitiveDict(err.headers), err.read()
 
 
 @dataclass
