@@ -13,9 +13,10 @@ from .errors import MISSING_GRANT, with_description
 def token() -> Response:
     resp = oauth_server().create_token_response()
     # One transaction per grant: token rows and session links together. A stateless
-    # client-credentials grant opened none: no commit (or rollback) round to pay.
-    session = db.session()
-    if session.in_transaction():
+    # client-credentials grant opened none (not even a Session): nothing to commit.
+    registry = db.session.registry
+    session = registry() if registry.has() else None
+    if session is not None and session.in_transaction():
         if resp.status_code == 200:
             session.commit()
         else:
