@@ -11,10 +11,12 @@ Everything is started on free ports under a temporary directory and torn down af
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -201,7 +203,8 @@ class IdpInstance:
         self.proc = subprocess.Popen(
             [str(BIN / "python"), str(ROOT / "config" / "serve.py"), "idp.wsgi:app",
              "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=env, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+            cwd=ROOT, env=env, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+            start_new_session=True)  # stop() ends the master and its workers together
 
     def wait_up(self) -> None:
         def up() -> bool:
@@ -221,6 +224,9 @@ class IdpInstance:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+            # A worker still starting when its master went must not outlive the test.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc = None
 
     def readyz(self) -> tuple[int, dict]:
