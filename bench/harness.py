@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -103,7 +104,14 @@ SERVER = "granian (config/serve.py)"
 
 
 def server_argv(app: str, port: int) -> list:
-    """The command line serving ``app`` with one worker, as deployed (config/serve.py)."""
+    """The command line serving ``app`` with one worker, as deployed (config/serve.py).
+
+    ``BENCH_SERVER_CMD`` replaces it to compare another server on the same machine in the
+    same way, e.g. ``gunicorn -k gthread --threads 4 -w 1 -b 127.0.0.1:{port} {app}``.
+    """
+    other = os.environ.get("BENCH_SERVER_CMD")
+    if other:
+        return [part.format(app=app, port=port) for part in shlex.split(other)]
     return [BIN / "python", ROOT / "config" / "serve.py", app, "--bind",
             f"127.0.0.1:{port}", "--workers", "1"]
 

@@ -46,7 +46,8 @@ def metadata() -> dict:
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "server": "python config/serve.py APP --workers 1 (granian), taskset -c 0",
+        "server": os.environ.get("BENCH_SERVER_CMD")
+        or "python config/serve.py APP --workers 1 (granian), taskset -c 0",
         "load_generator": "wrk, taskset -c 1",
         "env": env,
     }
