@@ -1,5 +1,6 @@
-"""What every HTTP workload shares: a fresh database, the idp set up through its CLI, a real
-gunicorn pinned to CPU 0, the server's CPU-seconds from ``/proc``, and ``wrk`` on CPU 1.
+"""What every HTTP workload shares: a fresh database, the idp set up through its CLI, the
+real server (config/serve.py) pinned to CPU 0, its CPU-seconds from ``/proc``, and ``wrk``
+on CPU 1.
 
 Nothing here imports ``idp`` or ``portal``: the apps are driven through their command lines
 (``idp db upgrade``, ``idp realms import``, ``idp customers create``) and over HTTP, so the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -17,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tree whose apps are served: this checkout, or another one (``git worktree``, an
-# exported commit) to bench a baseline with this bench and this gunicorn.conf.py.
+# exported commit) to bench a baseline with this bench and this config/serve.py.
 SOURCE = Path(os.environ.get("BENCH_SOURCE") or ROOT).resolve()
 BIN = Path(sys.executable).parent
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
@@ -77,7 +79,7 @@ def database(kind: str, tmp: Path, name: str) -> Iterator[str]:
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (gunicorn's master and its workers)."""
+    """``pid`` and its descendants (the server's master and its workers)."""
     out = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         for child in task.read_text().split():
@@ -98,9 +100,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+SERVER = "granian (config/serve.py)"
+
+
+def server_argv(app: str, port: int) -> list:
+    """The command line serving ``app`` with one worker, as deployed (config/serve.py).
+
+    ``BENCH_SERVER_CMD`` replaces it to compare another server on the same machine in the
+    same way, e.g. ``gunicorn -k gthread --threads 4 -w 1 -b 127.0.0.1:{port} {app}``.
+    """
+    other = os.environ.get("BENCH_SERVER_CMD")
+    if other:
+        return [part.format(app=app, port=port) for part in shlex.split(other)]
+    return [BIN / "python", ROOT / "config" / "serve.py", app, "--bind",
+            f"127.0.0.1:{port}", "--workers", "1"]
+
+
 @dataclass
 class Server:
-    """One gunicorn process tree serving ``app`` at ``url``."""
+    """One server process tree (master + worker) serving ``app`` at ``url``."""
 
     app: str
     env: dict
@@ -109,27 +127,28 @@ class Server:
     log: Path | None = None
     port: int = 0
     health: str = "/healthz"
+    #: Another command line than the server of record (the node peer), given the port.
+    argv: Callable[[int], list] | None = None
 
     def start(self) -> Server:
         port = self.port or free_port()
         self.url = f"http://127.0.0.1:{port}"
-        conf = os.environ.get("BENCH_GUNICORN_CONF", str(ROOT / "config" / "gunicorn.conf.py"))
-        argv = [BIN / "gunicorn", "-c", conf, "-w", "1", "-b", f"127.0.0.1:{port}",
-                self.app]
-        self.log = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
+        argv = self.argv(port) if self.argv else server_argv(self.app, port)
+        self.log = Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(pinned(SERVER_CPU, argv), env=self.env, cwd=SOURCE,
                                          stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                requests.get(f"{self.url}{self.health}", timeout=5)
+                requests.request("GET" if self.health.startswith("/") else "POST",
+                                 f"{self.url}{self.health.lstrip('!')}", timeout=5)
                 return self
             except requests.RequestException:
                 time.sleep(0.1)
         tail = self.log.read_text(errors="replace")[-2000:]
         self.stop()
-        raise RuntimeError(f"gunicorn did not start: {tail}")
+        raise RuntimeError(f"{SERVER} did not start: {tail}")
 
     @property
     def pids(self) -> list[int]:
@@ -205,7 +224,9 @@ REALM = {
         {"client_id": "portal", "redirect_uris": ["http://127.0.0.1:9/cb"],
          "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
          "token_endpoint_auth_method": "client_secret_basic", "first_party": True,
-         "scope": "openid profile email customer offline_access"},
+         "scope": "openid profile email customer offline_access",
+         # As deployed (config/demo/realm.json): the portal verifies ES256 access tokens.
+         "access_token_signed_response_alg": "ES256"},
     ],
     "identity_providers": [],
 }

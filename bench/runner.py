@@ -1,11 +1,12 @@
 """Run a workload: warm up, a peak run (closed loop), a run paced at half the peak rate.
 
 Per-core figures are operations divided by the CPU-seconds the server's process tree
-(gunicorn master + worker) spent during the run, read from ``/proc/PID/stat``.
+(the server's master + worker) spent during the run, read from ``/proc/PID/stat``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -63,6 +64,25 @@ def measure(load: Load, seconds: float, rate: float = 0) -> dict:
     }
 
 
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of one process (``VmRSS`` in ``/proc/PID/status``), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except FileNotFoundError:
+        return None
+    return None
+
+
+def memory(server: harness.Server) -> dict:
+    """The warm worker's and the master's RSS right after the peak run (target: a worker
+    under 128 MiB, issue 21)."""
+    workers = [rss_mb(pid) for pid in server.worker_pids()]
+    return {"worker_rss_mb": max((w for w in workers if w), default=None),
+            "master_rss_mb": rss_mb(server.pids[0])}
+
+
 def profile(load: Load, seconds: float, out_dir: Path, stem: str) -> None:
     """py-spy flame graph (SVG) and collapsed stacks of the worker during a peak run."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -83,13 +103,16 @@ def run_one(workload: Workload, kind: str, seconds: float, profile_dir: str | No
     seconds = max(seconds, workload.min_seconds)
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
-        with harness.running_idp(kind, tmp, workload.idp_env) as idp, \
-                workload.prepare(idp, tmp) as load:
+        with contextlib.ExitStack() as stack:
+            idp = None if workload.standalone else stack.enter_context(
+                harness.running_idp(kind, tmp, workload.idp_env))
+            load = stack.enter_context(workload.prepare(idp, tmp))
             harness.run_wrk(load.url, load.script, load.params(), WARMUP_SECONDS,
                             load.connections)
             if profile_dir:
                 profile(load, seconds, Path(profile_dir), f"{workload.name}-{kind}")
             peak = measure(load, seconds)
+            peak.update(memory(load.server))
             rps = peak["requests"] / peak["seconds"]
             half = measure(load, seconds, rate=rps / 2)
         return {"peak": peak, "half": half}
@@ -102,6 +125,11 @@ def run_all(workloads: list[Workload], kinds: list[str], seconds: float | None,
     results: dict = {}
     for kind in kinds:
         for workload in workloads:
+            if workload.standalone and kind != kinds[0]:
+                continue  # no database: once per run
+            if not workload.available():
+                print(f"{kind:10} {workload.name:20} skipped (not installed)", flush=True)
+                continue
             print(f"{kind:10} {workload.name:20}", end=" ", flush=True)
             try:
                 row = run_one(workload, kind, seconds or DEFAULT_SECONDS, profile_dir)
@@ -112,6 +140,7 @@ def run_all(workloads: list[Workload], kinds: list[str], seconds: float | None,
             else:
                 peak = row["peak"]
                 print(f"{peak['ops_per_cpu_s']}/CPU-s  p99 {peak['p99_ms']} ms  "
-                      f"half-peak p99 {row['half']['p99_ms']} ms", flush=True)
+                      f"half-peak p99 {row['half']['p99_ms']} ms  "
+                      f"worker {peak.get('worker_rss_mb')} MiB", flush=True)
             results.setdefault(kind, {})[workload.name] = row
     return results

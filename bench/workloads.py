@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
-from . import harness
+from . import floor_app, harness
 from .harness import CUSTOMER, PASSWORD, REDIRECT_URI, Idp, Server
 
 VERIFIER = "bench-pkce-verifier-" + "v" * 40
@@ -46,6 +48,10 @@ class Workload:
     prepare: Callable[[Idp, Path], Iterator[Load]]
     idp_env: dict = field(default_factory=dict)
     min_seconds: float = 0
+    #: Runs without an idp (the floor, the peer): ``prepare`` gets ``None``.
+    standalone: bool = False
+    #: Whether it can run on this machine (the node peer is optional).
+    available: Callable[[], bool] = lambda: True
 
 
 # --- OIDC client side, over HTTP ---------------------------------------------------------
@@ -241,7 +247,7 @@ def sign_in(idp: Idp, _tmp: Path) -> Iterator[Load]:
 
 @contextmanager
 def portal_api(idp: Idp, tmp: Path) -> Iterator[Load]:
-    """``GET /api/v1/me`` on the portal (its own gunicorn on CPU 0, the idp idle beside it)
+    """``GET /api/v1/me`` on the portal (its own server on CPU 0, the idp idle beside it)
     with an idp-issued RS256 access token verified locally against the cached JWKS."""
     access_token = code_flow(idp, signed_in(idp), "openid customer")["access_token"]
     kind = "sqlite" if idp.env["IDP_SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else "pg"
@@ -276,7 +282,74 @@ def portal_api(idp: Idp, tmp: Path) -> Iterator[Load]:
                 "HEADERS": {"Authorization": f"Bearer {access_token}"}})
 
 
+@contextmanager
+def _floor(path: str, method: str = "POST") -> Iterator[Load]:
+    """The bare Flask app of ``bench/floor_app.py``, served like the idp (same server,
+    same settings, same core): the ceiling of this run for each kind of request."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PORTAL_"))}
+    env["PYTHONPATH"] = str(harness.ROOT)
+    with harness.serving("bench.floor_app:app", env) as server:
+        body = "grant_type=client_credentials" if method == "POST" else ""
+        yield Load(server, server.url + path, FIXED_REQUEST, lambda: {
+            "METHOD": method, "PATH": path, "BODY": body,
+            "HEADERS": {"Authorization": basic(*floor_app.CLIENT), "Content-Type": FORM}})
+
+
+@contextmanager
+def floor_json(_idp: None, _tmp: Path) -> Iterator[Load]:
+    with _floor("/json", "GET") as load:
+        yield load
+
+
+@contextmanager
+def floor_rs256(_idp: None, _tmp: Path) -> Iterator[Load]:
+    with _floor("/rs256") as load:
+        yield load
+
+
+@contextmanager
+def floor_es256(_idp: None, _tmp: Path) -> Iterator[Load]:
+    with _floor("/es256") as load:
+        yield load
+
+
+PEER_DIR = Path(__file__).resolve().parent / "peer"
+PEER_SECRET = "peer-secret-" + "0123456789abcdef" * 2
+
+
+def peer_available() -> bool:
+    """node and ``npm install`` done in ``bench/peer`` (optional: skipped otherwise)."""
+    return bool(shutil.which("node")) and (PEER_DIR / "node_modules" / "oidc-provider").is_dir()
+
+
+@contextmanager
+def peer_client_credentials(_idp: None, _tmp: Path) -> Iterator[Load]:
+    """node ``oidc-provider`` (bench/peer/server.mjs) answering the same grant on the same
+    core: a maintained provider's figure beside ours in every run."""
+    server = Server("oidc-provider", dict(os.environ), health="!/token",
+                    argv=lambda port: ["node", PEER_DIR / "server.mjs", port, PEER_SECRET])
+    server.start()
+    try:
+        yield Load(server, server.url + "/token", FIXED_REQUEST, lambda: {
+            "METHOD": "POST", "PATH": "/token", "BODY": "grant_type=client_credentials",
+            "HEADERS": {"Authorization": basic("svc", PEER_SECRET), "Content-Type": FORM}})
+    finally:
+        server.stop()
+
+
+#: Each hot path's floor: the bare-Flask request it is compared with in the report.
+FLOOR_OF = {"client_credentials": "floor_rs256", "client_credentials_es256": "floor_es256",
+            "refresh": "floor_es256", "code_flow": "floor_es256", "sign_in": "floor_json",
+            "sign_in_owasp": "floor_json", "portal_api": "floor_json"}
+
 WORKLOADS = [
+    Workload("floor_json", "floor: bare Flask, GET small JSON", floor_json, standalone=True),
+    Workload("floor_rs256", "floor: bare Flask, form + Basic -> RS256 JWT", floor_rs256,
+             standalone=True),
+    Workload("floor_es256", "floor: bare Flask, form + Basic -> ES256 JWT", floor_es256,
+             standalone=True),
+    Workload("peer_client_credentials", "node oidc-provider, client-credentials (peer)",
+             peer_client_credentials, standalone=True, available=peer_available),
     Workload("client_credentials", "client-credentials grants", client_credentials),
     Workload("client_credentials_es256", "client-credentials grants, ES256 access token",
              client_credentials_es256),

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The one HTTP server command of the image: "serve.sh idp" or "serve.sh portal" serves
-# that app on $PORT (default 5100 / 5101) with config/gunicorn.conf.py. The Kubernetes
+# that app on $PORT (default 5100 / 5101) with config/serve.py (granian). The Kubernetes
 # manifests (deploy/kubernetes) run this script, so a change of server is made here only.
 set -eu
 app="${1:?usage: serve.sh idp|portal}"
@@ -10,4 +10,4 @@ case "$app" in
   *) echo "serve.sh: unknown app $app (idp or portal)" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
-exec gunicorn -c config/gunicorn.conf.py -b "0.0.0.0:$port" "$app.wsgi:app"
+exec python config/serve.py "$app.wsgi:app" --bind "0.0.0.0:$port"

@@ -30,7 +30,7 @@ from .commands import register_cli
 from .core import credentials, crypto, outbound, passkeys, staff  # noqa: F401  (tables)
 from .core.models import Realm
 from .core.settings import AppSettings
-from .extensions import babel, csrf, db, limiter, mail, migrate
+from .extensions import babel, csrf, db, init_migrations, limiter, mail
 from .federation import views as broker
 from .flow import journey_views
 from .flow import passkeys as flow_passkeys
@@ -105,7 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     invalidation.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(
         app,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import request
+import os
+
+from flask import Flask, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
 from .core.db import db
 
-__all__ = ["babel", "csrf", "db", "limiter", "mail", "migrate"]
+__all__ = ["babel", "csrf", "db", "init_migrations", "limiter", "mail"]
 
 
 def client_ip() -> str:
@@ -19,7 +20,23 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-migrate = Migrate()
+def init_migrations(app: Flask, directory: str) -> None:
+    """Flask-Migrate (the ``db`` commands), except in a web worker of the server.
+
+    Why: Flask-Migrate brings Alembic, about 11 MiB of every worker's memory (issue 21: a
+    worker under 128 MiB), and a web worker never migrates; ``config/serve.py`` marks its
+    workers with ``ESPACE_WEB_WORKER``. The CLI (``idp db upgrade``) and tests build the
+    app without it and get the commands as before.
+    """
+    if os.environ.get(WEB_WORKER_ENV):
+        return
+    from flask_migrate import Migrate
+
+    Migrate().init_app(app, db, directory=directory)
+
+
+#: Set by config/serve.py for the apps it serves.
+WEB_WORKER_ENV = "ESPACE_WEB_WORKER"
 csrf = CSRFProtect()
 babel = Babel()
 mail = Mail()

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: ``gunicorn idp.wsgi:app``."""
+"""WSGI entry point: ``python config/serve.py idp.wsgi:app``."""
 
 from idp import create_app
 

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: ``gunicorn portal.wsgi:app``."""
+"""WSGI entry point: ``python config/serve.py portal.wsgi:app``."""
 
 from __future__ import annotations
 

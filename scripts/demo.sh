@@ -69,9 +69,9 @@ for alias in facebook linkedin google x; do
     --users config/demo/social-users.json > "$DEMO/$alias.log" 2>&1 &
   pids+=($!)
 done
-"$BIN/gunicorn" -c config/gunicorn.conf.py -b "127.0.0.1:$IDP_PORT" idp.wsgi:app > "$DEMO/idp.log" 2>&1 &
+"$BIN/python" config/serve.py idp.wsgi:app --bind "127.0.0.1:$IDP_PORT" > "$DEMO/idp.log" 2>&1 &
 pids+=($!)
-"$BIN/gunicorn" -c config/gunicorn.conf.py -b "127.0.0.1:$PORTAL_PORT" portal.wsgi:app > "$DEMO/portal.log" 2>&1 &
+"$BIN/python" config/serve.py portal.wsgi:app --bind "127.0.0.1:$PORTAL_PORT" > "$DEMO/portal.log" 2>&1 &
 pids+=($!)
 # The mail outbox's worker: retries mails the idp could not send at once (docs/operations.md).
 "$BIN/idp" mail worker > "$DEMO/mail-worker.log" 2>&1 &

@@ -48,8 +48,8 @@ def engine_options(uri: str, configured: Mapping[str, Any] | None) -> dict[str, 
     by a PostgreSQL restart are replaced instead of failing requests forever; one that
     served a request in the last seconds is not (SQLAlchemy's ``pool_pre_ping`` made a
     ``SELECT 1`` round trip on *every* checkout: one per request, a quarter of a token
-    grant's database time). The pool is sized for the gthread worker: one connection per
-    thread plus one (``GUNICORN_THREADS``), a few more under bursts.
+    grant's database time). The pool is sized for the server's blocking threads: one connection per
+    thread plus one (``SERVER_THREADS``, config/serve.py), a few more under bursts.
     ``connect_timeout`` bounds how long a request waits for an unreachable server;
     ``hide_parameters`` keeps bound values (hashes, codes, e-mails) out of error messages,
     which end up in logs. Options already configured win.
@@ -58,7 +58,7 @@ def engine_options(uri: str, configured: Mapping[str, Any] | None) -> dict[str, 
     options.setdefault("hide_parameters", True)
     backend = make_url(uri).get_backend_name()
     if backend == "postgresql":
-        threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+        threads = int(os.environ.get("SERVER_THREADS") or os.environ.get("GUNICORN_THREADS") or 4)
         options.setdefault("pool_size", threads + 1)
         options.setdefault("max_overflow", threads)
         connect_args = dict(options.get("connect_args") or {})

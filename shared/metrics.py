@@ -1,10 +1,11 @@
 """Prometheus metrics: a tiny Flask-free API for the domain core, plus the web exposition.
 
 The core calls ``sign_in(outcome)``, ``token_issued(grant)`` and ``mail(outcome)``; it never
-imports Flask or prometheus-client itself. Under gunicorn every worker is a process: with
-``PROMETHEUS_MULTIPROC_DIR`` set (an empty directory per service, wiped at start), values
-live in files there and ``/metrics`` adds up every worker's (gunicorn's ``child_exit`` hook
-marks dead workers). Without it (tests, ``flask run``), the process's own registry is used.
+imports Flask or prometheus-client itself. Under the server (config/serve.py) every worker
+is a process: with ``PROMETHEUS_MULTIPROC_DIR`` set (an empty directory per service, wiped
+at start), values live in files there and ``/metrics`` adds up every worker's (a dead
+worker's counts stay in the sum, as they should: only counters and histograms are used).
+Without it (tests, ``flask run``), the process's own registry is used.
 
 ``/metrics`` answers only when ``METRICS_TOKEN`` is set, and only to
 ``Authorization: Bearer <METRICS_TOKEN>``: it must not be readable through the public
@@ -112,6 +113,6 @@ def authorized(header: str | None, token: str | None) -> bool:
 
 
 def mark_process_dead(pid: int) -> None:
-    """gunicorn ``child_exit``: drop a dead worker's live files (multi-process mode only)."""
+    """A server's worker-exit hook: drop a dead worker's live files (multi-process mode only)."""
     if _MULTIPROC_DIR:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

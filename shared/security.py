@@ -25,17 +25,27 @@ def init_security_headers(app: Flask, form_action: str = "") -> None:
     response and its logout pages post to client apps.
     """
 
+    # Built once, on the first response (the config is final by then), then only copied:
+    # this hook runs on every response, token grants included.
+    fixed: list[tuple[str, str]] = []
+
+    def _build() -> list[tuple[str, str]]:
+        extra = app.config.get("CSP_FORM_ACTION", form_action)
+        pairs = [("Content-Security-Policy", CSP.format(form_action=extra)),
+                 ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                 ("Referrer-Policy", "no-referrer")]
+        if app.config.get("PUBLIC_URL", "").startswith("https://"):
+            pairs.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+        return pairs
+
     @app.after_request
     def _headers(response: Response) -> Response:
-        extra = app.config.get("CSP_FORM_ACTION", form_action)
-        response.headers.setdefault("Content-Security-Policy", CSP.format(form_action=extra))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if app.config.get("PUBLIC_URL", "").startswith("https://"):
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        if not fixed:
+            fixed.extend(_build())
+        headers = response.headers
+        for name, value in fixed:
+            if name not in headers:
+                headers[name] = value
         return response
 
 

@@ -12,10 +12,14 @@ from .errors import MISSING_GRANT, with_description
 @bp.route(f"{PROTOCOL}/token", methods=["POST"])
 def token() -> Response:
     resp = oauth_server().create_token_response()
-    # One transaction per grant: token rows and session links together.
-    if resp.status_code == 200:
-        db.session.commit()
-    else:
-        db.session.rollback()
+    # One transaction per grant: token rows and session links together. A stateless
+    # client-credentials grant opened none (not even a Session): nothing to commit.
+    registry = db.session.registry
+    session = registry() if registry.has() else None
+    if session is not None and session.in_transaction():
+        if resp.status_code == 200:
+            session.commit()
+        else:
+            session.rollback()
     missing = MISSING_GRANT if not request.form.get("grant_type") else None
     return no_store(with_description(resp, missing))

@@ -1,4 +1,4 @@
-"""The console in headless Chromium against a real idp (gunicorn) and SMTP catcher: a new
+"""The console in headless Chromium against a real idp (granian, config/serve.py) and SMTP catcher: a new
 staff member enrols TOTP from the one-time link, signs in, finds a customer, issues a
 temporary code that then opens a première connexion, creates a client application through
 which pyoidc (an independent OIDC library) signs a customer in; the migration dashboard
@@ -23,7 +23,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import link_in
 
-# The real servers (idp under gunicorn, SMTP catcher) and Debian's chromium of tests/e2e.
+# The real servers (idp under granian, SMTP catcher) and Debian's chromium of tests/e2e.
 browser_type_launch_args, idp_server, smtp = (e2e.browser_type_launch_args, e2e.idp_server,
                                               e2e.smtp)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _require_chromium() -> None:
@@ -137,7 +137,7 @@ def wait_up(url: str, proc: subprocess.Popen, name: str, log: Path | None = None
 @contextmanager
 def running_idp(tmp: Path, smtp: Inbox, *, host: str = "127.0.0.1", db_name: str = "idp-e2e",
                 realm: dict | None = None) -> Iterator[IdpServer]:
-    """The idp as a real gunicorn process on a fresh database, public URL
+    """The idp as a real server process (config/serve.py) on a fresh database, public URL
     ``http://{host}:PORT`` (passkeys need ``localhost``: an IP is no WebAuthn RP ID);
     ``realm`` is imported before the server starts."""
     uri, drop = fresh_database(tmp, "TEST_DATABASE_URL", db_name)
@@ -165,9 +165,8 @@ def running_idp(tmp: Path, smtp: Inbox, *, host: str = "127.0.0.1", db_name: str
     log_path = tmp / "idp.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4",
-         "idp.wsgi:app"] if shutil.which("gunicorn", path=str(BIN)) else
-        [str(BIN / "idp"), "run", "--port", str(port), "--no-reload"],
+        [str(BIN / "python"), str(ROOT / "config" / "serve.py"), "idp.wsgi:app",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     server.proc = proc

@@ -10,7 +10,7 @@
 - the portal gets its own database (a SQLite file, or a fresh PostgreSQL database on
   ``TEST_PORTAL_DATABASE_URL``'s server), ``portal db upgrade``, and the demo data of
   ``config/demo/portal-data.json`` imported with the issuer rewritten to this idp;
-- then it runs under gunicorn (or ``portal run``) until the end of the session.
+- then it runs under the server of record (``config/serve.py``) until the end of the session.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -141,9 +140,8 @@ def portal_server_fixture(idp_server: IdpServer, tmp_path_factory) -> Iterator[P
         server.cli("db", "upgrade")
         server.cli("data", "import", str(data_file))
         proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4",
-             "portal.wsgi:app"] if shutil.which("gunicorn", path=str(BIN)) else
-            [str(BIN / "portal"), "run", "--port", str(port), "--no-reload"],
+            [str(BIN / "python"), str(ROOT / "config" / "serve.py"), "portal.wsgi:app",
+             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
         )
         wait_up(url + "/a-propos", proc, "portal", log_path)

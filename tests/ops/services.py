@@ -6,15 +6,17 @@ Everything is started on free ports under a temporary directory and torn down af
 - ``PostgresCluster``: ``initdb`` + ``pg_ctl`` (run as the ``postgres`` user when we are
   root, since PostgreSQL refuses to run as root); ``stop()``/``start()`` keep the data.
 - ``RedisServer``: a ``redis-server`` without persistence; ``stop()``/``start()``.
-- ``IdpInstance``: one ``gunicorn idp.wsgi:app`` with ``config/gunicorn.conf.py``.
+- ``IdpInstance``: one idp served as deployed (``config/serve.py idp.wsgi:app``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +26,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from requests.structures import CaseInsensitiveDict
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +68,8 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):  # ty
 def http(method: str, url: str, data: bytes | None = None,
          headers: dict[str, str] | None = None, timeout: float = 10
          ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP exchange, no redirect followed: (status, headers, body)."""
+    """One HTTP exchange, no redirect followed: (status, headers, body). Header names are
+    case-insensitive (RFC 9110 §5.1; the server sends them in lower case)."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -74,9 +79,9 @@ def http(method: str, url: str, data: bytes | None = None,
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with opener.open(req, timeout=timeout) as resp:
-            return resp.status, dict(resp.headers), resp.read()
+            return resp.status, CaseInsensitiveDict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        return err.code, CaseInsensitiveDict(err.headers), err.read()
 
 
 @dataclass
@@ -168,7 +173,7 @@ class RedisServer:
 
 @dataclass
 class IdpInstance:
-    """One idp under gunicorn; ``url`` is its own address, ``log`` its output."""
+    """One idp under the server of record; ``url`` is its own address, ``log`` its output."""
 
     name: str
     env: dict[str, str]
@@ -190,16 +195,17 @@ class IdpInstance:
         self.wait_up()
 
     def spawn(self) -> None:
-        """Start gunicorn without waiting (start two instances side by side)."""
+        """Start the server without waiting (start two instances side by side)."""
         metrics_dir = self.root / f"{self.name}-metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-               "WEB_CONCURRENCY": str(self.workers), "GUNICORN_THREADS": "4"}
+               "WEB_CONCURRENCY": str(self.workers), "SERVER_THREADS": "4"}
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"),
-             "-b", f"127.0.0.1:{self.port}", "idp.wsgi:app"],
-            cwd=ROOT, env=env, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+            [str(BIN / "python"), str(ROOT / "config" / "serve.py"), "idp.wsgi:app",
+             "--bind", f"127.0.0.1:{self.port}"],
+            cwd=ROOT, env=env, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+            start_new_session=True)  # stop() ends the master and its workers together
 
     def wait_up(self) -> None:
         def up() -> bool:
@@ -210,7 +216,7 @@ class IdpInstance:
             except OSError:
                 return False
 
-        wait_for(up, 30, f"{self.name} to start")
+        wait_for(up, 90, f"{self.name} to start")  # a loaded 2-core machine
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -219,6 +225,9 @@ class IdpInstance:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+            # A worker still starting when its master went must not outlive the test.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc = None
 
     def readyz(self) -> tuple[int, dict]:

@@ -151,7 +151,7 @@ def test_metrics_add_up_workers_and_request_ids_are_echoed(idp_pair: IdpPair) ->
 def test_once_ready_again_no_request_runs_on_a_connection_from_before(
         idp_pair: IdpPair, ops_root: Path) -> None:
     """Issue 20, item 3: once ``/readyz`` says ready, no request fails on a connection the
-    restart killed, in any worker: two gunicorn workers, each with connections used just
+    restart killed, in any worker: two server workers, each with connections used just
     before the outage; ``/readyz`` and the outage's request reach one of them only."""
     instance = IdpInstance("two-workers", idp_pair.a.env, ops_root, workers=2)
     instance.start()

@@ -1,6 +1,6 @@
 """Two idp instances share every piece of state (issue 11, item 6).
 
-Both gunicorn instances run on one PostgreSQL database and one Redis, as behind a load
+Both idp instances run on one PostgreSQL database and one Redis, as behind a load
 balancer without sticky sessions: whichever instance serves a step, the customer and the
 client see one service. Races are run for real, on two processes, with a barrier.
 """
