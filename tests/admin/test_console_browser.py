@@ -1,4 +1,4 @@
-"""The console in headless Chromium against a real idp (granian, config/serve.py) and SMTP catcher: a new
+"""The console in headless Chromium against a real idp (granian) and SMTP catcher: a new
 staff member enrols TOTP from the one-time link, signs in, finds a customer, issues a
 temporary code that then opens a première connexion, creates a client application through
 which pyoidc (an independent OIDC library) signs a customer in; the migration dashboard

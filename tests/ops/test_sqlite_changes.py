@@ -1,7 +1,7 @@
 """On the embedded default (SQLite), a change made with the ``idp`` CLI is served by a
 running server within a second (issue 20, item 2).
 
-A real idp server (config/serve.py) on a SQLite file, the real CLI in a subprocess: after each command
+A real idp server on a SQLite file, the real CLI in a subprocess: after each command
 returns, the server must show the change before the deadline (polled: the deadline is the
 contract, not a speed figure). The caches are warm before each change, and live 10 to
 30 s: without a signal the server would keep serving what it had.
