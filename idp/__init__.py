@@ -23,6 +23,7 @@ from shared.security import TrustedProxyFix, init_security_headers, parse_networ
 from . import account, admin, api, oidc
 from .account import consents as account_consents
 from .account import passkeys as account_passkeys
+from .account import privacy as account_privacy
 from .account.views import register_section
 from .commands import register_cli
 from .core import credentials, crypto, passkeys, staff  # noqa: F401  (declare the passkey and staff tables)
@@ -32,6 +33,7 @@ from .extensions import babel, csrf, db, limiter, mail, migrate
 from .federation import views as broker
 from .flow import journey_views
 from .flow import passkeys as flow_passkeys
+from .flow import privacy as flow_privacy
 from .flow import views as flow_views
 from .flow.machine import register_completion_hook
 from .web import invalidation
@@ -154,6 +156,9 @@ def _register_blueprints(app: Flask) -> None:
     flow_passkeys.init_app(app)
     account_passkeys.init_app(app)
     app.jinja_env.globals["passkeys_enabled"] = web_passkeys.enabled
+    # Privacy (issue 22): emailed code, deletion step, devices; Mes données, activity.
+    flow_privacy.init_app(app)
+    account_privacy.init_app(app)
     admin.init_app(app)  # staff console, second-factor pages, realm theme
     api.init_app(app)
 
@@ -176,7 +181,7 @@ def _register_ops(app: Flask) -> None:
 
 def _register_browser_gate(app: Flask) -> None:
     """Internet Explorer gets a plain "unsupported browser" page instead of the screens."""
-    pages = {"flow", "journey", "account", "broker"}
+    pages = {"flow", "journey", "account", "broker", "privacy", "privacy_flow"}
 
     @app.before_request
     def _gate() -> Any:
