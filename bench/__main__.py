@@ -20,7 +20,8 @@ import sys
 from . import report, runner
 from .workloads import WORKLOADS
 
-MICRO = {"import": "bench.bench_import", "password": "bench.bench_password"}
+MICRO = {"import": "bench.bench_import", "password": "bench.bench_password",
+         "privacy": "bench.bench_privacy"}
 
 
 def main() -> None:

@@ -64,9 +64,16 @@ def recent(customer: Customer, limit: int = LIMIT) -> list[Entry]:
 
 
 def sign_ins(customer: Customer) -> list[Entry]:
-    """Every sign-in the audit trail still holds (the data export), newest first."""
+    """Every sign-in the audit trail still holds (the data export), newest first: plain
+    rows, not ORM objects (a thousand events stay a few milliseconds)."""
     rows = db.session.execute(
-        db.select(AuditEvent)
+        db.select(AuditEvent.id, AuditEvent.created_at, AuditEvent.ip, AuditEvent.detail)
         .where(AuditEvent.customer_id == customer.id, AuditEvent.event == "login")
-        .order_by(AuditEvent.id.desc())).scalars()
-    return [entry(r) for r in rows]
+        .order_by(AuditEvent.id.desc())).all()
+    out = []
+    for row_id, at, ip, detail in rows:
+        detail = detail or {}
+        out.append(Entry(id=row_id, at=at, event="login",
+                         method=method_of(detail.get("amr"), detail.get("idp")),
+                         device=str(detail.get("device") or ""), ip=ip or ""))
+    return out

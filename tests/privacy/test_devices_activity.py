@@ -128,3 +128,21 @@ def test_activity_keeps_the_last_twenty(app, runner, smtp):
         entries = activity.recent(c)
         assert len(entries) == 20 and entries[0].ip == "10.0.0.29"
         assert all(e.event == "login" for e in entries)
+
+
+def test_mails_in_english(app, runner, smtp):
+    from .helpers import request_code
+
+    marie(runner)
+    signed_in(app, ua=UA_FIREFOX)
+    english = browser(app, UA_CHROME_WIN)
+    english.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    sign_in(english, "100001", PASSWORD)
+    mail = mail_about(smtp, "marie@example.test", "New sign-in to your customer area")
+    assert "It was not me" in text_of(mail) and "Browser and system: Chrome, Windows" in (
+        text_of(mail))
+    request_code(english, "100001")
+    code_mail = mail_about(smtp, "marie@example.test", "Your sign-in code")
+    assert "valid for 10 minutes" in text_of(code_mail)
+    page = english.get(f"/realms/{REALM}/login/email-code")
+    assert "Sign in with a code received by email" in page.text
