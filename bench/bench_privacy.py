@@ -61,7 +61,7 @@ def main() -> None:
                                       name=f"Clé {i}"))
         db.session.add(FederatedIdentity(realm_id=realm.id, customer_id=c.id,
                                          provider="google", subject="g-1"))
-        for i in range(3):
+        for _ in range(3):
             db.session.add(SsoSession(realm_id=realm.id, customer_id=c.id, auth_time=0,
                                       amr=["pwd"], user_agent="Firefox/128.0 Linux",
                                       ip="192.0.2.1"))
