@@ -1,5 +1,7 @@
 """Mon compte: the customer's passkeys (name, created, last used, device), rename, remove
-(never the last way in), and add one — the offer made after sign-in, available again here.
+(never the last way in: :func:`ways_in.may_remove`), and add one — the offer made after
+sign-in, available again here after a fresh proof (:mod:`idp.account.proof`): whoever
+holds a session cookie must not add a way in without knowing a credential.
 
 Registration needs a server-side challenge slot like the sign-in: the browser's sign-in
 state (:class:`~idp.core.interaction.Interaction`), started here when there is none. The
@@ -14,7 +16,7 @@ from flask import Flask, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..core import audit
+from ..core import audit, ways_in
 from ..core import passkeys as pk
 from ..core.db import db
 from ..core.models import Customer, SsoSession
@@ -23,6 +25,7 @@ from ..web import passkeys as web_pk
 from ..web.context import realm_blueprint
 from ..web.limits import credential_limit
 from ..web.session import current_interaction, current_sso, start_interaction
+from .proof import fresh_proof_required, needs_proof
 from .views import register_section
 
 bp = realm_blueprint("account_passkeys", __name__, "/account/passkeys")
@@ -40,8 +43,9 @@ def account_section(customer: Customer) -> tuple[str, dict[str, Any]] | None:
     if not web_pk.enabled():
         return None
     rows = pk.list_passkeys(customer)
-    removable = {p.id: pk.has_other_way_in(customer, without=p) for p in rows}
-    return "passkeys/_account_section.html", {"passkeys": rows, "removable": removable}
+    removable = {p.id: ways_in.may_remove(customer, ways_in.Kind.PASSKEY, p.id) for p in rows}
+    return "passkeys/_account_section.html", {"passkeys": rows, "removable": removable,
+                                              "needs_proof": needs_proof(current_sso())}
 
 
 def _signed_in() -> SsoSession | None:
@@ -55,6 +59,7 @@ def _to_account(kind: str, text: str) -> Response:
 
 @bp.route("/options", methods=["POST"])
 @credential_limit
+@fresh_proof_required
 def options() -> Any:
     sso = _signed_in()
     if sso is None:
@@ -72,6 +77,7 @@ def options() -> Any:
 
 @bp.route("/verify", methods=["POST"])
 @credential_limit
+@fresh_proof_required
 def verify() -> Any:
     sso = _signed_in()
     if sso is None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from shared import metrics
 
-from . import audit, cache
+from . import audit, cache, ways_in
 from .db import db
 from .models import Customer, utcnow
 from .realms import RealmInfo
@@ -177,7 +177,9 @@ def find_customers(realm: RealmInfo, login: str) -> list[Customer]:
 
 
 def is_locked(customer: Customer) -> bool:
-    if customer.locked_permanently or not customer.enabled:
+    """Refused by the one sign-in check (:func:`ways_in.may_sign_in`), or waiting out a
+    lock after wrong passwords."""
+    if ways_in.may_sign_in(customer) is not None:
         return True
     return customer.locked_until is not None and customer.locked_until > utcnow()
 
@@ -401,3 +403,59 @@ def guarded(customer: Customer, policy: BruteForce, check: Callable[[], bool]) -
         return "success"
     _apply_lock(customer, policy)
     return "bad_code"
+
+
+# --------------------------------------------------------------------------- ways in
+
+
+class _PasswordWay:
+    """The customer's chosen password (argon2id). Changed in Mon compte, never removed
+    there; the agency's new temporary code replaces it (:func:`set_temporary_code`)."""
+
+    kind = ways_in.Kind.PASSWORD
+    amr = ("pwd",)
+    first_factor = True
+
+    def _has(self, customer: Customer) -> bool:
+        return bool(customer.password_hash)
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        return [ways_in.Item(self.kind, "", "mot de passe")] if self._has(customer) else []
+
+    def configured_for(self, customer: Customer) -> bool:
+        return self._has(customer)
+
+    def usable_now(self, customer: Customer, realm: object) -> bool:
+        return self._has(customer) and not is_locked(customer) and (
+            ways_in.may_sign_in(customer, realm) is None)
+
+    def on_recovery(self, customer: Customer) -> list[str]:
+        return []  # replaced by the new temporary code, not "removed"
+
+
+class _LegacyPasswordWay(_PasswordWay):
+    """An imported hash (bcrypt, Django PBKDF2), re-hashed at the first sign-in."""
+
+    kind = ways_in.Kind.LEGACY_PASSWORD
+
+    def _has(self, customer: Customer) -> bool:
+        return bool(customer.legacy_hash) and not customer.password_hash
+
+
+class _TemporaryCodeWay(_PasswordWay):
+    """The agency's 6-digit code (letter, phone): the première connexion. A code locked
+    for good after too many failures is no way in any more."""
+
+    kind = ways_in.Kind.TEMPORARY_CODE
+
+    def _has(self, customer: Customer) -> bool:
+        return (bool(customer.temporary_code_hash) and not customer.password_hash
+                and not customer.legacy_hash and not customer.locked_permanently)
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        return [ways_in.Item(self.kind, "", "code provisoire")] if self._has(customer) else []
+
+
+ways_in.register(_PasswordWay())
+ways_in.register(_LegacyPasswordWay())
+ways_in.register(_TemporaryCodeWay())

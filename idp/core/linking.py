@@ -5,8 +5,9 @@
   proved their identifier (password or première connexion) in the same browser, within
   :data:`LINK_MAX_AGE` seconds of the provider's answer.
 - A customer has at most one identity per provider; an identity belongs to one customer.
-- Unlinking never removes the last way in: without a password (or temporary code), the
-  customer keeps at least one linked provider.
+- Unlinking never removes the last way in (the one rule, :func:`ways_in.may_remove`:
+  a password, a temporary code, a passkey or another provider must remain).
+- The agency's recovery unlinks every provider (:func:`unlink_all`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
+from . import audit, ways_in
 from .db import db
 from .models import Customer, FederatedIdentity
 from .providers.base import NormalisedProfile
@@ -147,10 +148,10 @@ def refuse(customer: Customer | None, realm_id: int, provider: str, reason: str)
 
 
 def can_unlink(customer: Customer, provider: str) -> bool:
-    rows = identities_of(customer)
-    if not any(r.provider == provider for r in rows):
+    """Linked, and not the last way in (:func:`ways_in.may_remove`)."""
+    if not any(r.provider == provider for r in identities_of(customer)):
         return False
-    return has_password(customer) or len(rows) > 1
+    return ways_in.may_remove(customer, ways_in.Kind.SOCIAL, provider)
 
 
 def unlink(customer: Customer, provider: str) -> bool:
@@ -162,7 +163,7 @@ def unlink(customer: Customer, provider: str) -> bool:
     target = next((r for r in rows if r.provider == provider), None)
     if target is None:
         return False
-    if not has_password(customer) and len(rows) <= 1:
+    if not ways_in.may_remove(customer, ways_in.Kind.SOCIAL, provider):
         audit.record("federated_unlink_refused", realm_id=customer.realm_id,
                      customer_id=customer.id, provider=provider, reason="last_way_in")
         raise LastWayIn(provider)
@@ -170,3 +171,48 @@ def unlink(customer: Customer, provider: str) -> bool:
     audit.record("federated_identity_unlinked", realm_id=customer.realm_id,
                  customer_id=customer.id, provider=provider)
     return True
+
+
+def unlink_all(customer: Customer) -> list[str]:
+    """The agency's recovery: every linked social account goes (whoever held the account
+    may have linked their own). Returns labels for the mail; flushes."""
+    labels = []
+    for row in identities_of(customer):
+        labels.append(f"compte {row.provider.capitalize()}")
+        db.session.delete(row)
+        audit.record("federated_identity_unlinked", realm_id=customer.realm_id,
+                     customer_id=customer.id, provider=row.provider, via="recovery")
+    db.session.flush()
+    return labels
+
+
+def may_sign_in_with(customer: Customer, realm_id: int) -> bool:
+    """May a linked social account sign this customer in now (:class:`_SocialWay`)?"""
+    return ways_in.usable(customer, ways_in.Kind.SOCIAL, realm_id)
+
+
+class _SocialWay:
+    """A linked social account (Google, Microsoft…). Not usable while the agency's new
+    temporary code waits: that code alone signs in until it is used."""
+
+    kind = ways_in.Kind.SOCIAL
+    amr = ("fed",)
+    first_factor = True
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        return [ways_in.Item(self.kind, r.provider, f"compte {r.provider.capitalize()}",
+                             r.created_at, None, removable_by_customer=True)
+                for r in identities_of(customer)]
+
+    def configured_for(self, customer: Customer) -> bool:
+        return bool(identities_of(customer))
+
+    def usable_now(self, customer: Customer, realm: Any) -> bool:
+        return (ways_in.may_sign_in(customer, realm) is None
+                and not ways_in.recovery_pending(customer))
+
+    def on_recovery(self, customer: Customer) -> list[str]:
+        return unlink_all(customer)
+
+
+ways_in.register(_SocialWay())

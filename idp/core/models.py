@@ -135,6 +135,8 @@ class Customer(db.Model):
     credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # When the one-time passkey offer was shown (state, not read from the purged audit).
+    passkey_offered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     # Right to erasure (idp/core/deletion.py): asked, refused by the agency (with the
     # reason shown to the customer), carried out (personal data erased, row kept).
@@ -194,6 +196,9 @@ class SsoSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Epoch seconds of the last proof of a credential (sign-in, or a re-proof in Mon
+    # compte): what "fresh proof" is measured against. None on rows older than the column.
+    proved_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
 

@@ -74,8 +74,9 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from . import ways_in
 from .db import db
-from .models import Customer, FederatedIdentity, utcnow
+from .models import Customer, utcnow
 
 __all__ = [
     "CHALLENGE_LIFETIME",
@@ -92,13 +93,16 @@ __all__ = [
     "device_name",
     "has_other_way_in",
     "list_passkeys",
+    "mark_offered",
     "passkeys_available",
     "registration_options",
+    "remove_all",
     "remove_passkey",
     "rename_passkey",
     "sign_in_amr",
     "verify_authentication",
     "verify_registration",
+    "was_offered",
 ]
 
 # Five minutes: long enough to find the phone and unlock it, short enough that a leaked
@@ -132,7 +136,9 @@ class PasskeyError(Exception):
       possibly a cloned authenticator;
     - ``backup_eligibility_changed``: the credential's backup eligibility differs from
       registration, which the spec says cannot happen to a genuine credential;
-    - ``customer_disabled``: the account is disabled or permanently locked;
+    - ``customer_disabled``: the account may not sign in (:func:`ways_in.may_sign_in`);
+    - ``recovery_pending``: the agency issued a new temporary code, which alone signs in
+      until the première connexion is done again;
     - ``already_registered``, ``too_many``: registration refused;
     - ``not_found``, ``invalid_name``, ``last_way_in``: Mon compte operations refused;
     - ``unavailable``: the public URL cannot carry passkeys (an IP address host).
@@ -600,8 +606,12 @@ def verify_authentication(
     # Discoverable flow: the authenticator must say whose passkey it is, and it must agree.
     if parsed.response.user_handle != _user_handle(customer):
         raise PasskeyError("invalid_response", "userHandle does not match the owner")
-    if not customer.enabled or customer.locked_permanently:
+    if ways_in.may_sign_in(customer, realm_id) is not None:
         raise PasskeyError("customer_disabled")
+    if not ways_in.usable(customer, ways_in.Kind.PASSKEY, realm_id):
+        # The agency issued a new temporary code: only that code signs in until the
+        # première connexion is done again (the recovery also removed the passkeys).
+        raise PasskeyError("recovery_pending")
 
     try:
         verified = verify_authentication_response(
@@ -653,28 +663,11 @@ def rename_passkey(customer: Customer, passkey_id: int, name: str) -> Passkey:
 
 
 def has_other_way_in(customer: Customer, without: Passkey | None = None) -> bool:
-    """Whether the customer can still sign in without ``without``.
-
-    A way in is a password (argon2id, or a legacy hash not yet re-hashed), a temporary
-    code not locked for good (the première connexion), a linked social account, or
-    another passkey. Forgot-password alone does not count: it needs a mailbox the
-    customer may not have on file.
-    """
-    if customer.password_hash or customer.legacy_hash:
-        return True
-    if customer.temporary_code_hash and not customer.locked_permanently:
-        return True
-    social = db.session.execute(
-        db.select(func.count(FederatedIdentity.id)).filter_by(customer_id=customer.id)
-    ).scalar_one()
-    if social:
-        return True
-    others = db.session.execute(
-        db.select(func.count(Passkey.id))
-        .filter_by(customer_id=customer.id, realm_id=customer.realm_id)
-        .where(Passkey.id != (without.id if without is not None else -1))
-    ).scalar_one()
-    return others > 0
+    """Whether the customer can still sign in without ``without`` (the one rule,
+    :func:`ways_in.may_remove`; kept for the callers that ask about one passkey)."""
+    if without is None:
+        return bool(ways_in.items_for(customer, first_factor_only=True))
+    return ways_in.may_remove(customer, ways_in.Kind.PASSKEY, without.id)
 
 
 def remove_passkey(customer: Customer, passkey_id: int) -> None:
@@ -684,8 +677,61 @@ def remove_passkey(customer: Customer, passkey_id: int) -> None:
     ``PublicKeyCredential.signalUnknownCredential`` (id: ``Passkey.credential_id_b64``).
     """
     passkey = _own(customer, passkey_id)
-    if not has_other_way_in(customer, without=passkey):
+    if not ways_in.may_remove(customer, ways_in.Kind.PASSKEY, passkey.id):
         raise PasskeyError("last_way_in")
     db.session.delete(passkey)
     db.session.flush()
 
+
+
+def remove_all(customer: Customer) -> list[str]:
+    """The agency's recovery: every passkey of the customer goes (whoever held the
+    account may have added one). Returns their labels for the mail; flushes."""
+    rows = list_passkeys(customer)
+    labels = [f"clé d'accès « {p.name} »" for p in rows]
+    for p in rows:
+        db.session.delete(p)
+    db.session.flush()
+    return labels
+
+
+def mark_offered(customer: Customer, now: datetime | None = None) -> bool:
+    """Remember that the one-time offer was shown (state on the customer, not read from
+    the audit trail, which is purged). ``False`` when it had been shown already."""
+    if customer.passkey_offered_at is not None:
+        return False
+    customer.passkey_offered_at = now or utcnow()
+    db.session.flush()
+    return True
+
+
+def was_offered(customer: Customer) -> bool:
+    return customer.passkey_offered_at is not None
+
+
+class _PasskeyWay:
+    """Passkeys as a way in: first factor (with user verification, two in one gesture)."""
+
+    kind = ways_in.Kind.PASSKEY
+    amr = ("hwk", "swk", "user", "mfa")
+    first_factor = True
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        return [ways_in.Item(self.kind, str(p.id), f"clé d'accès « {p.name} »", p.created_at,
+                             p.last_used_at, removable_by_customer=True)
+                for p in list_passkeys(customer)]
+
+    def configured_for(self, customer: Customer) -> bool:
+        return bool(db.session.execute(
+            db.select(func.count(Passkey.id))
+            .filter_by(customer_id=customer.id, realm_id=customer.realm_id)).scalar_one())
+
+    def usable_now(self, customer: Customer, realm: Any) -> bool:
+        return (ways_in.may_sign_in(customer, realm) is None
+                and not ways_in.recovery_pending(customer) and self.configured_for(customer))
+
+    def on_recovery(self, customer: Customer) -> list[str]:
+        return remove_all(customer)
+
+
+ways_in.register(_PasskeyWay())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from . import audit, devices
+from . import audit, devices, ways_in
 from .db import db
 from .models import Customer, SsoSession, utcnow
 from .settings import RealmSettings
@@ -20,7 +20,7 @@ def alive(row: SsoSession, realm_id: int, settings: RealmSettings) -> bool:
     """Not ended, in this realm, customer enabled, within idle and absolute lifetimes."""
     if row.ended_at is not None or row.realm_id != realm_id:
         return False
-    if not row.customer.enabled or row.customer.locked_permanently:
+    if ways_in.may_sign_in(row.customer, realm_id) is not None:
         return False
     now = utcnow()
     if now - row.last_seen > timedelta(seconds=settings.sso_session_idle):
@@ -50,10 +50,12 @@ def start(customer: Customer, amr: list[str], idp: str | None, *, user_agent: st
         previous = db.session.get(SsoSession, replaces)
         if previous is not None and previous.ended_at is None:
             previous.ended_at = utcnow()
+    now = int(time.time())
     row = SsoSession(
         realm_id=customer.realm_id,
         customer_id=customer.id,
-        auth_time=int(time.time()),
+        auth_time=now,
+        proved_at=now,
         amr=amr,
         acr=acr,
         idp=idp,
@@ -72,3 +74,25 @@ def touch(row: SsoSession) -> None:
     now = utcnow()
     if now - row.last_seen > timedelta(seconds=60):
         row.last_seen = now
+
+
+#: How recent a proof must be before Mon compte adds a way in (or hands out the data).
+FRESH_PROOF_WINDOW = 300
+
+
+def proved(row: SsoSession, now: float | None = None) -> None:
+    """A credential was proved again in this session (Mon compte's confirm page); the
+    caller audits and commits."""
+    row.proved_at = int(now if now is not None else time.time())
+
+
+def has_fresh_proof(row: SsoSession | None, now: float | None = None,
+                    window: int = FRESH_PROOF_WINDOW) -> bool:
+    """Was a credential proved in this session within ``window`` seconds? A stolen cookie
+    or a shared computer left signed in then cannot add a way in without the secret.
+    Rows older than the column fall back to their sign-in time."""
+    if row is None:
+        return False
+    at = row.proved_at if row.proved_at is not None else row.auth_time
+    moment = now if now is not None else time.time()
+    return at is not None and 0 <= moment - at <= window

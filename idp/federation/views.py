@@ -31,13 +31,14 @@ from wtforms.validators import DataRequired, Length
 
 from shared import metrics
 
-from ..core import audit, credentials, crypto, interaction
+from ..core import audit, credentials, crypto, interaction, sessions, ways_in
 from ..core.db import db
 from ..core.interaction import Interaction
 from ..core.linking import (
     LastWayIn,
     LinkRefused,
     PendingLink,
+    can_unlink,
     check_linkable,
     find_identity,
     has_password,
@@ -174,13 +175,16 @@ def endpoint(alias: str) -> Any:
 
     if kept.get("purpose") == "account":
         return _account_link_done(alias, profile, kept)
+    if kept.get("purpose") == "proof":
+        return _proof_done(alias, profile, kept)
 
     identity = find_identity(g.realm.id, alias, profile.subject)
     if identity is not None:
         customer = db.session.get(Customer, identity.customer_id)
-        if customer is None or not customer.enabled or customer.locked_permanently:
+        if customer is None or not ways_in.usable(customer, ways_in.Kind.SOCIAL, g.realm):
             audit.record("login_failed", realm_id=g.realm.id,
-                         customer_id=customer.id if customer else None, reason="disabled",
+                         customer_id=customer.id if customer else None,
+                         reason=ways_in.may_sign_in(customer, g.realm) or "recovery_pending",
                          idp=alias)
             db.session.commit()
             metrics.sign_in("locked")
@@ -276,7 +280,6 @@ def _providers_view(customer: Customer) -> list[dict[str, Any]]:
         ).scalars()
     }
     linked = {r.provider: r for r in identities_of(customer)}
-    keep_one = not has_password(customer) and len(linked) <= 1
     out = []
     for alias in PROVIDERS:
         if alias not in enabled and alias not in linked:
@@ -286,7 +289,7 @@ def _providers_view(customer: Customer) -> list[dict[str, Any]]:
                     "email": row.email if row else None,
                     "since": row.created_at if row else None,
                     "can_link": row is None and alias in enabled,
-                    "can_unlink": row is not None and not keep_one})
+                    "can_unlink": row is not None and can_unlink(customer, alias)})
     return out
 
 
@@ -419,6 +422,36 @@ def _account_link_done(alias: str, profile: Any, kept: dict[str, Any]) -> Any:
     db.session.commit()
     _notice({"kind": "linked" if created else "already", "provider": alias})
     return redirect(url_for("broker.account"))
+
+
+@bp.route("/account/confirm/<alias>")
+def proof(alias: str) -> Any:
+    """Mon compte's confirm page: prove the session again with a linked social account."""
+    sso = current_sso()
+    if sso is None:
+        return redirect(url_for("flow.login"))
+    provider_row(alias)
+    return _begin(alias, "proof", sso.customer_id)
+
+
+def _proof_done(alias: str, profile: Any, kept: dict[str, Any]) -> Any:
+    """The provider answered for the confirm page: it proves the session only if this
+    identity is linked to the very customer signed in."""
+    sso = current_sso()
+    identity = find_identity(g.realm.id, alias, profile.subject)
+    if (sso is None or sso.customer_id != kept.get("customer") or identity is None
+            or identity.customer_id != sso.customer_id
+            or not ways_in.usable(sso.customer, ways_in.Kind.SOCIAL, g.realm)):
+        audit.record("proof_failed", realm_id=g.realm.id,
+                     customer_id=sso.customer_id if sso else None, how="social",
+                     provider=alias)
+        db.session.commit()
+        return _failure(alias, "bad_state")
+    sessions.proved(sso)
+    audit.record("proof_renewed", realm_id=g.realm.id, customer_id=sso.customer_id,
+                 how="social", provider=alias)
+    db.session.commit()
+    return redirect(url_for("account_proof.done"))
 
 
 @bp.route("/account/social/<alias>/unlink", methods=["POST"])

@@ -137,6 +137,17 @@ def next_step() -> Response:
     return complete(customer)
 
 
+def owes_nothing(customer: Customer, ix: Interaction | None) -> bool:
+    """The sign-in is complete but for its last page: no step before the required
+    actions (the second factor) and no required action (email, verification, new
+    password) is owed. Adding a way in (the passkey offer) waits for this: a temporary
+    code alone, or a password without its second factor, must not be able to add one."""
+    for step in current_app.extensions.get(STEPS_BEFORE_KEY, []):
+        if step(customer, ix):
+            return False
+    return not list(customer.required_actions or [])
+
+
 def complete(customer: Customer) -> Response:
     ix = current_interaction()
     assert ix is not None

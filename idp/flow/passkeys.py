@@ -8,8 +8,12 @@
 - **Offer**: a completion step of the machine. Once nothing is owed (after a sign-in, or
   at the end of the première connexion), a customer whose browser can hold a passkey and
   who has none is shown, once, "Se connecter sans mot de passe avec ce téléphone". Shown
-  once means once per customer: the ``passkey_offered`` audit event remembers it.
-  Declining changes nothing; Mon compte offers it again.
+  once means once per customer: ``Customer.passkey_offered_at`` remembers it (state on
+  the customer: the audit trail is purged). Declining changes nothing; Mon compte
+  offers it again (after a fresh proof).
+- **Only from a completed sign-in**: the offer's endpoints refuse while anything is owed
+  (a required action of the première connexion, the staff realm's second factor): a
+  temporary code alone must never add a way in that outlives it.
 
 JSON endpoints answer ``passkeys.js`` (CSRF token in the ``X-CSRFToken`` header).
 """
@@ -25,7 +29,7 @@ from ..core import audit
 from ..core import passkeys as pk
 from ..core.db import db
 from ..core.interaction import Interaction
-from ..core.models import AuditEvent, Customer
+from ..core.models import Customer
 from ..web import passkeys as web_pk
 from ..web.context import realm_blueprint
 from ..web.limits import credential_limit
@@ -34,7 +38,7 @@ from . import machine
 
 bp = realm_blueprint("passkeys", __name__, "/passkeys")
 
-OFFERED = "passkey_offered"
+OFFERED = "passkey_offered"  # the audit event (the state is the customer's column)
 
 
 def init_app(app: Flask) -> None:
@@ -45,12 +49,6 @@ def init_app(app: Flask) -> None:
 
 # --- the offer, a completion step ------------------------------------------------------------
 
-def _offered(customer: Customer) -> bool:
-    return db.session.execute(
-        db.select(AuditEvent.id).filter_by(customer_id=customer.id, event=OFFERED).limit(1)
-    ).first() is not None
-
-
 def offer_step(customer: Customer, ix: Interaction | None) -> str | None:
     """The offer page when it is due: passkeys possible here, a capable browser, not a
     passkey sign-in, no passkey yet, never offered before. Otherwise nothing."""
@@ -58,7 +56,7 @@ def offer_step(customer: Customer, ix: Interaction | None) -> str | None:
         return None
     if ix is not None and ("hwk" in ix.amr or "swk" in ix.amr):
         return None
-    if pk.list_passkeys(customer) or _offered(customer):
+    if pk.was_offered(customer) or pk.list_passkeys(customer):
         return None
     return "passkeys.offer"
 
@@ -68,14 +66,22 @@ def _pending() -> Customer | None:
     return machine.pending_customer()
 
 
+def _may_register(customer: Customer | None, ix: Interaction | None) -> bool:
+    """A passkey is registered only from a completed sign-in: a proven customer who owes
+    nothing (no required action, no second factor), where passkeys are offered at all."""
+    return (customer is not None and ix is not None and web_pk.enabled()
+            and machine.owes_nothing(customer, ix))
+
+
 @bp.route("/offer", methods=["GET"])
 def offer() -> Any:
     customer = _pending()
-    if customer is None or not web_pk.enabled():
+    if customer is None or not web_pk.enabled() or not machine.owes_nothing(
+            customer, current_interaction()):
         return machine.next_step()
-    if not _offered(customer):
+    if pk.mark_offered(customer):
         audit.record(OFFERED, realm_id=customer.realm_id, customer_id=customer.id)
-        db.session.commit()
+    db.session.commit()
     return render_template("passkeys/offer.html", customer=customer,
                            has_client=machine.has_client_request())
 
@@ -96,8 +102,10 @@ def decline() -> Response:
 def offer_options() -> Any:
     customer = _pending()
     ix = current_interaction()
-    if customer is None or ix is None:
-        return web_pk.refused(pk.PasskeyError("no_sign_in"), "registration")
+    if not _may_register(customer, ix):
+        code = "sign_in_incomplete" if customer is not None else "no_sign_in"
+        return web_pk.refused(pk.PasskeyError(code), "registration", customer)
+    assert customer is not None and ix is not None
     try:
         options, challenge = pk.registration_options(customer, web_pk.relying_party())
     except pk.PasskeyError as err:
@@ -112,8 +120,10 @@ def offer_options() -> Any:
 def offer_verify() -> Any:
     customer = _pending()
     ix = current_interaction()
-    if customer is None or ix is None:
-        return web_pk.refused(pk.PasskeyError("no_sign_in"), "registration")
+    if not _may_register(customer, ix):
+        code = "sign_in_incomplete" if customer is not None else "no_sign_in"
+        return web_pk.refused(pk.PasskeyError(code), "registration", customer)
+    assert customer is not None and ix is not None
     outcome = web_pk.register(customer, ix, "offer")
     if not isinstance(outcome, pk.Passkey):
         return outcome

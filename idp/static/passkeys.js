@@ -170,6 +170,10 @@
     if (err && err.name === "NotAllowedError") { say(text("cancelled")); return; }
     if (err && err.name === "InvalidStateError") { say(text("exists")); return; }
     var server = err && err.server;
+    if (server && server.error === "fresh_proof_required" && server.redirect) {
+      window.location.assign(server.redirect); // confirm identity, then come back
+      return;
+    }
     if (server && server.error === "unknown_credential" && server.credential_id &&
         typeof PublicKeyCredential.signalUnknownCredential === "function") {
       // The passkey was removed here: let the phone forget it too (best effort).

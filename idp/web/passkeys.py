@@ -148,6 +148,11 @@ def message(code: str) -> str:
         return _("Cette clé d'accès n'existe plus.")
     if code == "unavailable":
         return _("Les clés d'accès ne sont pas disponibles sur ce site.")
+    if code == "sign_in_incomplete":
+        return _("Terminez d'abord votre connexion avant de créer une clé d'accès.")
+    if code == "recovery_pending":
+        return _("Votre agence vous a envoyé un nouveau code provisoire : connectez-vous avec "
+                 "ce code.")
     if code == "no_sign_in":
         return _("Votre session a expiré. Veuillez vous reconnecter.")
     return _("La clé d'accès n'a pas pu être vérifiée. Veuillez réessayer.")

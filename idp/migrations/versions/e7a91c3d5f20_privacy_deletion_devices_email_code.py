@@ -1,7 +1,7 @@
 """privacy: deletion requests, emailed sign-in codes, known devices
 
 Revision ID: e7a91c3d5f20
-Revises: d41c0a7e5b21
+Revises: a7c3e9f15b42
 Create Date: 2026-12-07 00:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e7a91c3d5f20'
-down_revision = 'd41c0a7e5b21'
+down_revision = 'a7c3e9f15b42'
 branch_labels = None
 depends_on = None
 
