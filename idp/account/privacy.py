@@ -19,7 +19,7 @@ from ..flow.privacy import not_me_done
 from ..web.context import app_settings, issuer, realm_blueprint
 from ..web.limits import credential_limit
 from ..web.session import current_sso, sign_out
-from .fresh import fresh_proof_required
+from .proof import fresh_proof_required
 from .views import register_section
 
 bp = realm_blueprint("privacy", __name__, "/account")

@@ -12,13 +12,14 @@ and the dates, sends back-channel logout to every app the customer used and reco
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, update
 
-from . import audit, logout, mails
+from . import audit, credentials, logout, mails, ways_in
 from .db import db
 from .models import (
     ActionToken,
@@ -53,6 +54,41 @@ class DeletionError(ValueError):
 
 def pending(customer: Customer) -> bool:
     return customer.deletion_requested_at is not None and customer.deleted_at is None
+
+
+#: True only while :func:`prove` checks the password of a pending account.
+_proving: ContextVar[bool] = ContextVar("deletion_proving", default=False)
+
+
+def _sign_in_check(customer: Customer) -> str | None:
+    """The registry's "may this customer sign in" rule: not while a deletion is pending
+    (every way in, every session, every token), except to prove the password that
+    cancels it (:func:`prove`)."""
+    if pending(customer) and not _proving.get():
+        return "deletion_pending"
+    return None
+
+
+ways_in.register_sign_in_check(_sign_in_check)
+
+
+def prove(cfg: AppSettings, realm: RealmInfo, login: str, password: str) -> Customer | None:
+    """The sign-in page during the grace period: the password of a pending account,
+    with the usual lockout; the customer when right (nothing starts: the caller offers
+    to cancel), else None. Commits the attempt's bookkeeping."""
+    token = _proving.set(True)
+    try:
+        attempt = credentials.authenticate(cfg, realm, login, password)
+    finally:
+        _proving.reset(token)
+    found = attempt.customer
+    return found if found is not None and pending(found) else None
+
+
+def pending_for(realm: RealmInfo, login: str) -> bool:
+    """Does ``login`` name exactly one account whose deletion is pending?"""
+    found = credentials.find_customers(realm, login)
+    return len(found) == 1 and pending(found[0])
 
 
 def erase_on(customer: Customer, settings: RealmSettings) -> datetime | None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from . import audit, credentials, mails
+from . import audit, credentials, mails, ways_in
 from .db import db
 from .models import Customer, OutboxMail, utcnow
 from .realms import RealmInfo
@@ -123,3 +123,34 @@ def forget(customer: Customer) -> list[str]:
     customer.email_code_hash = None
     customer.email_code_expires_at = None
     return []
+
+
+class _EmailCodeWay:
+    """The registry's view of the emailed code (amr ``otp``, acr ``1``).
+
+    Like the forgotten-password mail, it rests on the mailbox and on the realm's switch,
+    so it never counts for the last-way-in rule (:func:`ways_in.may_remove`): ``items``
+    is empty; ``configured_for`` says whether the customer could ask for one."""
+
+    kind = ways_in.Kind.EMAIL_CODE
+    amr = tuple(AMR)
+    first_factor = True
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        return []
+
+    def configured_for(self, customer: Customer) -> bool:
+        return configured_for(customer)
+
+    def usable_now(self, customer: Customer, realm: object) -> bool:
+        settings = getattr(realm, "settings", None)
+        switched_on = bool(getattr(settings, "email_code_sign_in", True))
+        return (configured_for(customer) and switched_on
+                and ways_in.may_sign_in(customer, realm) is None
+                and not credentials.is_locked(customer))
+
+    def on_recovery(self, customer: Customer) -> list[str]:
+        return forget(customer)
+
+
+ways_in.register(_EmailCodeWay())

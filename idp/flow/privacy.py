@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import Flask, g, redirect, render_template, request, url_for
+from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -31,7 +32,7 @@ from ..web.forms import LoginForm
 from ..web.limits import credential_limit
 from ..web.session import current_interaction, sign_out
 from . import machine
-from .views import social_buttons
+from .views import LOGIN_INTERCEPTORS, social_buttons
 
 bp = realm_blueprint("privacy_flow", __name__)
 DEVICE_COOKIE = "idp_device"
@@ -41,7 +42,7 @@ DEVICE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes at 400 days
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     machine.register_completion_hook(app, remember_device)
-    machine.register_step(app, deletion_step, before_required_actions=True)
+    app.extensions.setdefault(LOGIN_INTERCEPTORS, []).append(deletion_sign_in)
     app.after_request(_set_device_cookie)
     app.jinja_env.globals["email_code_offered"] = offered
 
@@ -68,13 +69,13 @@ class CodeForm(FlaskForm):
         Length(max=12)])
 
 
-def _login_page(login: str, error: str) -> tuple[str, int]:
+def _login_page(login: str, error: str, status: int = 400) -> tuple[str, int]:
     """The sign-in page again, with what was typed and why nothing happened."""
     form = LoginForm(formdata=None)
     form.login.data = login
     return render_template("login.html", form=form, error=error, first=False, linking=None,
                            providers=social_buttons(),
-                           has_client=machine.has_client_request()), 400
+                           has_client=machine.has_client_request()), status
 
 
 @bp.route("/login/email-code/send", methods=["POST"])
@@ -128,24 +129,54 @@ def email_code_page() -> Any:
 
 
 # --- deletion pending: offered to cancel at sign-in ---------------------------------------
+# The registry refuses every sign-in of a pending account (``deletion_pending``); only the
+# password proves who may cancel. The proof lives ten minutes in the cookie session.
+PROOF_KEY = "deletion_proof"
+PROOF_SECONDS = 600
 
-def deletion_step(customer: Customer, _ix: Interaction | None) -> str | None:
-    return "privacy_flow.deletion_pending" if deletion.pending(customer) else None
+
+def deletion_sign_in(form: LoginForm) -> Any:
+    """Login interceptor: the password of an account pending deletion leads to the
+    cancel offer (a wrong one gets the usual answer); None for every other sign-in."""
+    if request.method != "POST" or not form.validate_on_submit():
+        return None
+    if not deletion.pending_for(g.realm, form.login.data):
+        return None
+    if limits.failures_exhausted():
+        return _login_page(form.login.data, texts.too_many_failures(), 401)
+    customer = deletion.prove(app_settings(), g.realm, form.login.data, form.password.data)
+    if customer is None:
+        limits.count_failure(g.realm.id)
+        return _login_page(form.login.data, _("Identifiant ou mot de passe incorrect."), 401)
+    session[PROOF_KEY] = {"c": customer.id, "v": customer.credential_version or 0,
+                          "at": int(time.time())}
+    return redirect(url_for("privacy_flow.deletion_pending"))
+
+
+def _proven() -> Customer | None:
+    proof = session.get(PROOF_KEY)
+    if not isinstance(proof, dict) or time.time() - proof.get("at", 0) > PROOF_SECONDS:
+        return None
+    customer = db.session.get(Customer, proof.get("c"))
+    if (customer is None or customer.realm_id != g.realm.id or not deletion.pending(customer)
+            or (customer.credential_version or 0) != proof.get("v")):
+        return None
+    return customer
 
 
 @bp.route("/login-actions/deletion-pending", methods=["GET", "POST"])
 def deletion_pending() -> Any:
-    customer = machine.pending_customer()
-    if customer is None or not deletion.pending(customer):
-        return machine.next_step()
-    if request.method == "POST":
-        form = FlaskForm()
-        if form.validate_on_submit():
-            if request.form.get("choice") == "cancel":
-                deletion.cancel(customer, "sign_in")
-                db.session.commit()
-                return machine.next_step()
-            return machine.cancel()
+    customer = _proven()
+    if customer is None:
+        session.pop(PROOF_KEY, None)
+        return redirect(url_for("flow.login"))
+    if request.method == "POST" and FlaskForm().validate_on_submit():
+        session.pop(PROOF_KEY, None)
+        if request.form.get("choice") == "cancel":
+            deletion.cancel(customer, "sign_in")
+            db.session.commit()
+            return machine.authenticated(customer, ["pwd"])
+        return machine.cancel()
     return render_template("privacy/deletion_pending.html",
                            erase_on=deletion.erase_on(customer, g.realm.settings))
 

@@ -35,7 +35,9 @@ def test_request_needs_a_fresh_proof(app, runner, smtp):
     client = signed_in(app)
     age_session(app, client)
     resp = client.get(DELETE)
-    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert resp.status_code == 302 and "/account/confirm" in resp.headers["Location"]
+    refused = post(client, DELETE)
+    assert refused.status_code == 302 and "/account/confirm" in refused.headers["Location"]
     assert customer_row(app, "100001").deletion_requested_at is None
 
 

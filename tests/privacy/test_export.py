@@ -8,7 +8,9 @@ import pytest
 
 from tests.idp.conftest import REALM
 
-from .helpers import age_session, marie, signed_in
+from tests.idp.journey_helpers import submit
+
+from .helpers import PASSWORD, age_session, marie, signed_in
 
 DATA = f"/realms/{REALM}/account/data"
 
@@ -66,7 +68,14 @@ def test_needs_a_fresh_proof(app, runner, smtp, path):
     client = signed_in(app)
     age_session(app, client)
     resp = client.get(path)
-    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert resp.status_code == 302 and "/account/confirm" in resp.headers["Location"]
+    wrong = submit(client, "account/confirm/", {"current_password": "wrong"})
+    assert wrong.status_code == 401
+    proved = submit(client, "account/confirm/", {"current_password": PASSWORD})
+    assert proved.status_code == 302
+    back = client.get(proved.headers["Location"])
+    back = client.get(back.headers["Location"]) if back.status_code == 302 else back
+    assert back.status_code == 200 and "100001" in back.text
 
 
 def test_needs_a_session(app, runner, smtp):
