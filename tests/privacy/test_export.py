@@ -7,7 +7,6 @@ import json
 import pytest
 
 from tests.idp.conftest import REALM
-
 from tests.idp.journey_helpers import submit
 
 from .helpers import PASSWORD, age_session, marie, signed_in
