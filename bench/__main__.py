@@ -21,7 +21,7 @@ from . import report, runner
 from .workloads import WORKLOADS
 
 MICRO = {"import": "bench.bench_import", "password": "bench.bench_password",
-         "scale": "bench.bench_scale"}
+         "scale": "bench.bench_scale", "privacy": "bench.bench_privacy"}
 
 
 def main() -> None:

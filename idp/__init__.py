@@ -23,6 +23,7 @@ from shared.security import TrustedProxyFix, init_security_headers, parse_networ
 from . import account, admin, api, oidc
 from .account import consents as account_consents
 from .account import passkeys as account_passkeys
+from .account import privacy as account_privacy
 from .account import proof as account_proof
 from .account import ways as account_ways
 from .account.views import register_section
@@ -34,6 +35,7 @@ from .extensions import babel, csrf, db, init_migrations, limiter, mail
 from .federation import views as broker
 from .flow import journey_views
 from .flow import passkeys as flow_passkeys
+from .flow import privacy as flow_privacy
 from .flow import views as flow_views
 from .flow.machine import register_completion_hook
 from .web import invalidation
@@ -149,6 +151,9 @@ def _register_blueprints(app: Flask) -> None:
     account_proof.init_app(app)  # Mon compte's fresh proof (confirm page)
     account_ways.init_app(app)  # Mon compte: every way in, one-click removal
     app.jinja_env.globals["passkeys_enabled"] = web_passkeys.enabled
+    # Privacy (issue 22): emailed code, deletion step, devices; Mes données, activity.
+    flow_privacy.init_app(app)
+    account_privacy.init_app(app)
     admin.init_app(app)  # staff console, second-factor pages, realm theme
     api.init_app(app)
 
@@ -171,7 +176,7 @@ def _register_ops(app: Flask) -> None:
 
 def _register_browser_gate(app: Flask) -> None:
     """Internet Explorer gets a plain "unsupported browser" page instead of the screens."""
-    pages = {"flow", "journey", "account", "broker"}
+    pages = {"flow", "journey", "account", "broker", "privacy", "privacy_flow"}
 
     @app.before_request
     def _gate() -> Any:

@@ -17,7 +17,7 @@ from ..core import actions
 from ..flow import otp
 from ..flow.machine import register_action_page, register_landing, register_step
 from ..web.context import app_settings
-from . import branding, clients, customers, reports, settings_views  # noqa: F401 (routes)
+from . import branding, clients, customers, privacy, reports, settings_views  # noqa: F401 (routes)
 from .blueprint import bp
 
 

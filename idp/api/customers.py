@@ -5,8 +5,9 @@ the same permission checks) and :mod:`idp.core.customers` (the CLI's)."""
 from __future__ import annotations
 
 import io
+import json
 
-from flask import url_for
+from flask import Response, url_for
 
 from ..core import consents, credentials
 from ..core import customers as service
@@ -93,6 +94,18 @@ def register(api: Api) -> None:
             db.session.rollback()
             raise Problem("invalid", str(exc)) from None
         return s.ImportReport.model_validate(report.as_dict())
+
+    @op("GET", f"{BASE}/<identifier>/export", summary="A customer's data (Mes données)",
+        tag="customers", action=Action.CUSTOMERS_READ, response=s.PrivacyExport)
+    def export_customer_data(ctx: Context, identifier: str) -> Response:
+        """Everything the idp holds about the customer, the very document they download
+        from Mon compte (a request by letter); audited as ``data_exported``. Erased
+        accounts appear in ``GET /realms/{realm}/events?type=customer_deleted``."""
+        doc = admin.export_customer(ctx.principal, ctx.realm_info(), identifier)
+        db.session.commit()
+        body = s.PrivacyExport.model_validate(doc).model_dump(mode="json")
+        return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json",
+                        headers={"Cache-Control": "no-store"})
 
     @op("GET", f"{BASE}/<identifier>", summary="Read a customer", tag="customers",
         action=Action.CUSTOMERS_READ, response=s.Customer)

@@ -337,3 +337,123 @@ class EventExportQuery(Query):
     actor: str | None = Field(default=None, max_length=320)
     since: QueryTime | None = None
     until: QueryTime | None = None
+
+
+# --- Mes données (docs/privacy.md) ---------------------------------------------------------
+# Times are ISO 8601 UTC strings ending in Z, as in the customer's own download.
+
+class ExportRealm(BaseModel):
+    slug: str
+    display_name: str
+
+
+class ExportAccount(BaseModel):
+    identifier: str
+    subject: str = Field(description="The OIDC sub of the customer")
+    given_name: str | None
+    family_name: str | None
+    phone_number: str | None
+    locale: str | None
+    created_at: str | None
+    activated_at: str | None
+    enabled: bool
+    required_actions: list[str]
+
+
+class ExportEmail(BaseModel):
+    address: str
+    verified: bool
+    verified_at: str | None
+    use: Literal["current", "pending_change"]
+
+
+class ExportPassword(BaseModel):
+    set: bool
+    last_changed_at: str | None
+
+
+class ExportPending(BaseModel):
+    pending: bool
+
+
+class ExportAvailable(BaseModel):
+    available: bool
+
+
+class ExportPasskey(BaseModel):
+    name: str
+    created_at: str | None
+    last_used_at: str | None
+
+
+class ExportSocial(BaseModel):
+    provider: str
+    email: str | None
+    linked_at: str | None
+
+
+class ExportTotp(BaseModel):
+    enrolled_at: str | None
+    last_used_at: str | None
+
+
+class ExportWaysIn(BaseModel):
+    password: ExportPassword
+    temporary_code: ExportPending
+    email_code: ExportAvailable
+    passkeys: list[ExportPasskey]
+    social_accounts: list[ExportSocial]
+    totp: ExportTotp | None
+
+
+class ExportSession(BaseModel):
+    started_at: str | None
+    last_seen_at: str | None
+    method: str
+    device: str
+    ip: str | None
+
+
+class ExportDevice(BaseModel):
+    device: str
+    first_seen_at: str | None
+    last_seen_at: str | None
+
+
+class ExportConsent(BaseModel):
+    client_id: str
+    client_name: str
+    scopes: list[str]
+    granted_at: str | None
+
+
+class ExportDeletion(BaseModel):
+    requested_at: str | None
+    erase_on: str | None
+    refused_at: str | None
+    refused_reason: str | None
+
+
+class ExportSignIn(BaseModel):
+    at: str | None
+    method: str
+    device: str
+    ip: str | None
+
+
+class PrivacyExport(BaseModel):
+    """Everything the idp holds about one customer (the customer's own "Télécharger mes
+    données" file)."""
+
+    format: Literal["espace-client/mes-donnees"]
+    version: int
+    generated_at: str
+    realm: ExportRealm
+    account: ExportAccount
+    emails: list[ExportEmail]
+    ways_in: ExportWaysIn
+    sessions: list[ExportSession]
+    devices: list[ExportDevice]
+    consents: list[ExportConsent]
+    deletion: ExportDeletion
+    sign_ins: list[ExportSignIn]

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from ..core import csv_export, staff
+from ..core import csv_export, deletion, staff
 from ..core import customers as service
 from ..core.customer_import import (
     EXPORT_COLUMNS,
@@ -25,7 +25,7 @@ from ..core.models import Customer
 from ..core.operations import customers as ops
 from ..core.realms import RealmInfo
 from ..web.context import app_settings
-from .common import realm_by_slug, realm_info
+from .common import echo, realm_by_slug, realm_info
 
 customers = AppGroup("customers", help="Customers of a realm.")
 
@@ -176,3 +176,16 @@ def enable(realm: str, identifier: str) -> None:
     _customer(r, identifier)
     ops.set_enabled(staff.SYSTEM_PRINCIPAL, app_settings(), r, identifier, True)
     click.echo(f"customer {identifier} enabled")
+
+
+@customers.command("purge-deleted")
+@click.option("--json", "as_json", is_flag=True)
+def purge_deleted(as_json: bool) -> None:
+    """Erase the accounts whose deletion grace period is over (every realm): personal
+    data goes, the identifier and dates stay, apps get a back-channel logout and the
+    admin API a ``customer_deleted`` event. Safe to run often (cron, the mail worker)."""
+    done = deletion.purge_due(app_settings())
+    rows = [{"realm": p.realm, "identifier": p.identifier, "apps_notified": p.apps_notified}
+            for p in done]
+    echo(rows, as_json, "\n".join(f"{r['realm']}\t{r['identifier']}\terased" for r in rows)
+         or "nothing to purge")

@@ -7,8 +7,9 @@ import time
 import click
 from flask.cli import AppGroup
 
-from ..core import outbox
+from ..core import deletion, outbox
 from ..core.db import db
+from ..web.context import app_settings
 from ..web.mail import send_row
 from .common import echo
 
@@ -23,11 +24,25 @@ mail_group = AppGroup("mail", help="Mail outbox: deliver, retry, list failures."
 @click.option("--retry-delay", default=float(outbox.BASE_DELAY_SECONDS), show_default=True,
               type=click.FloatRange(min=0), help="Seconds before the first retry (doubled "
               "after each failure).")
-def worker(interval: float, once: bool, max_attempts: int, retry_delay: float) -> None:
+@click.option("--purge-every", default=3600.0, show_default=True,
+              type=click.FloatRange(min=0), help="Seconds between runs of "
+              "``idp customers purge-deleted`` (0: never from the worker).")
+def worker(interval: float, once: bool, max_attempts: int, retry_delay: float,
+           purge_every: float) -> None:
     """Deliver queued mails, retrying failures with exponential backoff. Several workers
-    may run: each mail is claimed by exactly one."""
+    may run: each mail is claimed by exactly one. Also carries out the account deletions
+    whose grace period is over (every ``--purge-every`` seconds)."""
     retry = outbox.Retry(max_attempts, retry_delay)
+    last_purge = 0.0
     while True:
+        if purge_every and time.monotonic() - last_purge >= purge_every:
+            last_purge = time.monotonic()
+            try:
+                for done in deletion.purge_due(app_settings()):
+                    click.echo(f"mail worker: account {done.realm}/{done.identifier} erased")
+            except Exception as exc:  # database outage: try again next time
+                db.session.rollback()
+                click.echo(f"mail worker: purge failed ({type(exc).__name__})", err=True)
         try:
             sent, unsent = outbox.run_once(send_row, retry=retry)
         except Exception as exc:  # database or SMTP outage: keep polling

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -416,6 +417,24 @@ def succeed(cfg: AppSettings, customer: Customer, password: str, attempt: Attemp
                      customer_id=customer.id)
     elif customer.password_hash and cfg.hasher.check_needs_rehash(customer.password_hash):
         customer.password_hash = hash_password(cfg, password)  # cost changed: upgrade it
+
+
+def guarded(customer: Customer, policy: BruteForce, check: Callable[[], bool]) -> str:
+    """The same lockout around another secret than the password (the emailed sign-in
+    code): the failure is reserved and committed before ``check`` runs, a success gives it
+    back. ``success``, ``locked`` or ``bad_code``; the caller commits."""
+    if not is_locked(customer):
+        _reserve(customer, policy)
+        db.session.commit()
+    if is_locked(customer):
+        _apply_lock(customer, policy)
+        return "locked"
+    if check():
+        customer.failed_attempts = 0
+        customer.locked_until = None
+        return "success"
+    _apply_lock(customer, policy)
+    return "bad_code"
 
 
 # --------------------------------------------------------------------------- ways in

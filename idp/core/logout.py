@@ -121,3 +121,20 @@ def end_all_sessions(customer_id: int, reason: str, issuer: str) -> int:
     interaction.end_for_customer(customer_id)
     db.session.commit()
     return len(rows)
+
+
+def notify_clients(realm_id: int, issuer: str, client_rows: list[Client], sub: str) -> int:
+    """A logout token naming only ``sub`` (no session: every session of that subject, e.g.
+    an erased account) to each of ``client_rows`` with a back-channel URI; how many."""
+    jobs = []
+    for row in client_rows:
+        uri = snapshot(row).get("backchannel_logout_uri")
+        if uri:
+            now = int(time.time())
+            claims = {"iss": issuer, "aud": row.client_id, "iat": now, "exp": now + 120,
+                      "jti": tokens.opaque()[:22], "sub": sub,
+                      "events": {BACKCHANNEL_EVENT: {}}}
+            jobs.append((uri, tokens.sign(realm_id, claims, "RS256", typ="logout+jwt")))
+    for future in [_pool.submit(_post, uri, token) for uri, token in jobs]:
+        future.result()
+    return len(jobs)

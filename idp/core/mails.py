@@ -21,6 +21,11 @@ SUBJECTS = {
     "email_changed": "Mon espace client - Votre adresse de messagerie a été modifiée",
     "account_linked": "Mon espace client - Un compte de réseau social a été associé",
     "ways_in_removed": "Mon espace client - Votre agence a sécurisé votre compte",
+    # Privacy features (docs/privacy.md)
+    "new_device": "Mon espace client - Nouvelle connexion à votre espace client",
+    "email_code": "Mon espace client - Votre code de connexion",
+    "deletion_requested": "Mon espace client - Demande de suppression de votre compte",
+    "deletion_refused": "Mon espace client - Votre demande de suppression a été refusée",
 }
 
 

@@ -140,6 +140,17 @@ class Customer(db.Model):
     # When the one-time passkey offer was shown (state, not read from the purged audit).
     passkey_offered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
+    # Right to erasure (idp/core/deletion.py): asked, refused by the agency (with the
+    # reason shown to the customer), carried out (personal data erased, row kept).
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deletion_refused_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deletion_refused_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The emailed sign-in code (idp/core/email_code.py): keyed hash, single use.
+    email_code_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    email_code_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    email_code_sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
     realm: Mapped[Realm] = relationship(lazy="joined")
 
     def set_email(self, email: str | None, verified: bool = False) -> None:
@@ -388,6 +399,23 @@ class OutboxMail(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class KnownDevice(db.Model):
+    """A browser a customer signed in from (idp/core/devices.py): the long-lived device
+    cookie of the realm, stored as its SHA-256 only, with when we last mailed about it."""
+
+    __tablename__ = "known_device"
+    __table_args__ = (UniqueConstraint("customer_id", "device_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[int] = mapped_column(ForeignKey("realm.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    device_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(120), default="")
+    first_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_mail_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 # Search indexes (also created by the Alembic migration): prefix searches on identifier,

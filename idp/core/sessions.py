@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from . import audit, ways_in
+from . import audit, devices, ways_in
 from .db import db
 from .models import Customer, SsoSession, utcnow
 from .settings import RealmSettings
@@ -65,7 +65,7 @@ def start(customer: Customer, amr: list[str], idp: str | None, *, user_agent: st
     db.session.add(row)
     db.session.flush()
     audit.record("login", realm_id=customer.realm_id, customer_id=customer.id, amr=amr, idp=idp,
-                 acr=acr)
+                 acr=acr, device=devices.describe(user_agent))
     return row
 
 

@@ -231,6 +231,12 @@ class RealmSettings:
     brand_color: str = ""
     #: Audit events older than this are deleted by ``idp audit purge`` (0: kept forever).
     audit_retention_days: int = 400
+    #: "Recevoir un code par email" on the sign-in page (never in the staff realm).
+    email_code_sign_in: bool = True
+    #: Days between a customer's deletion request and the erasure (cancel meanwhile).
+    deletion_grace_days: int = 30
+    #: Mail the customer when their account signs in from a browser not seen before.
+    new_device_mail: bool = True
 
     def __post_init__(self) -> None:
         if self.brand_color and not _COLOR.match(self.brand_color):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, render_template, request
+from flask import current_app, g, render_template, request
 
 from ..core import interaction
 from ..core.db import db
@@ -16,6 +16,9 @@ from . import machine
 from .password import password_step
 
 bp = realm_blueprint("flow", __name__)
+#: Callables ``(form) -> response | None`` tried before the password step (registered
+#: per app in ``create_app``): one answers for a sign-in the password step must not take.
+LOGIN_INTERCEPTORS = "idp.login_interceptors"
 
 
 def social_buttons() -> list[tuple[str, str]]:
@@ -34,6 +37,10 @@ def login():
     linking = _keep_pending_link(request.values.get("link"))
     if request.method == "GET" and request.args.get("login_hint"):
         form.login.data = request.args["login_hint"][:320]
+    for intercept in current_app.extensions.get(LOGIN_INTERCEPTORS, []):
+        taken = intercept(form)  # e.g. the password of an account pending deletion
+        if taken is not None:
+            return taken
     response, error = password_step(form)
     if response is not None:
         return response

@@ -76,14 +76,15 @@ def passkey_and_google(app, client, runner):
 def test_every_builtin_kind_is_registered(app):
     with app.app_context():
         kinds = {w.kind for w in ways_in.ways()}
-    assert kinds == set(ways_in.Kind) - {ways_in.Kind.EMAIL_CODE}
+    assert kinds == set(ways_in.Kind)  # email_code: registered by idp.core.email_code
     assert all(isinstance(w, ways_in.WayIn) for w in ways_in.ways())
 
 
 def test_kinds_for_a_customer(app, passkey_and_google):
     with app.app_context():
         c = _customer()
-        assert ways_in.kinds_for(c) == [ways_in.Kind.SOCIAL, ways_in.Kind.PASSKEY]
+        assert ways_in.kinds_for(c) == [ways_in.Kind.SOCIAL, ways_in.Kind.PASSKEY,
+                                        ways_in.Kind.EMAIL_CODE]  # a verified address
         labels = [i.label for i in ways_in.items_for(c)]
         assert labels[0] == "compte Google" and labels[1].startswith("clé d'accès « ")
 

@@ -38,6 +38,7 @@ from .customers import (
     unlink,
     unlock,
 )
+from .privacy import export_customer, pending_deletions, refuse_deletion
 from .realms import (
     EDITABLE,
     MASK,
@@ -52,9 +53,9 @@ __all__ = [
     "ADMIN_SCOPES", "COUNT_CAP", "EDITABLE", "GRANTS", "MASK", "PER_PAGE", "AdminError",
     "ClientLine", "CustomerFile", "ProviderLine", "SearchPage", "SignIn", "acting",
     "clean_client_meta", "create_client", "customer", "customer_file", "delete_client",
-    "end_sessions", "epoch_now", "get_client", "issue_temporary_code", "list_clients",
-    "realm_by_slug", "realm_for", "realm_settings", "recent_sign_ins",
-    "resend_verification", "rotate_secret", "save_provider", "search_customers",
-    "set_client_enabled", "set_email", "set_enabled", "system_principal", "unlink",
-    "unlock", "update_client", "update_settings",
+    "end_sessions", "epoch_now", "export_customer", "get_client", "issue_temporary_code",
+    "list_clients", "pending_deletions", "realm_by_slug", "realm_for", "realm_settings",
+    "recent_sign_ins", "refuse_deletion", "resend_verification", "rotate_secret",
+    "save_provider", "search_customers", "set_client_enabled", "set_email", "set_enabled",
+    "system_principal", "unlink", "unlock", "update_client", "update_settings",
 ]
