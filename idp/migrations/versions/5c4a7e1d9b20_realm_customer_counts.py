@@ -1,7 +1,7 @@
 """kept per-realm customer counts (triggers), lockout and outbox indexes for the dashboard
 
 Revision ID: 5c4a7e1d9b20
-Revises: d41c0a7e5b21
+Revises: e7a91c3d5f20
 Create Date: 2026-12-07 00:00:00.000000
 
 """
@@ -14,7 +14,7 @@ from idp.core import customer_counts
 
 # revision identifiers, used by Alembic.
 revision = '5c4a7e1d9b20'
-down_revision = 'd41c0a7e5b21'
+down_revision = 'e7a91c3d5f20'
 branch_labels = None
 depends_on = None
 
