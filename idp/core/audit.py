@@ -75,6 +75,13 @@ EVENTS: dict[str, EventClass] = {
     "admin_realm_imported": C, "admin_keys_rotated": C, "admin_secrets_reencrypted": C,
     "admin_initial_token_issued": C, "admin_initial_token_revoked": C,
     "staff_created": C, "staff_enrolment_link_issued": C, "audit_purged": C,
+    # ways in and fresh proof (Mon compte)
+    "proof_renewed": S, "proof_failed": F, "way_in_removed": C, "way_in_remove_refused": F,
+    # the customer's privacy (docs/privacy.md)
+    "data_exported": S, "new_device_signed_in": S, "not_me_reported": X,
+    "email_code_sent": S, "email_code_failed": F, "email_code_refused": F,
+    "customer_deletion_requested": C, "customer_deletion_cancelled": C,
+    "customer_deletion_refused": C, "customer_deleted": C,
 }
 
 
