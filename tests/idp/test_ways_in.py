@@ -314,3 +314,41 @@ def test_may_sign_in_is_the_same_for_every_way_in(app, client, runner, way, chan
     assert not way(app, browser, soft)
     assert browser.get(HOME).status_code == 302
     assert client.get(HOME).status_code == 302  # the open session is no longer alive
+
+
+def test_the_detour_keeps_what_the_customer_typed(app, client, runner):
+    """A form posted with a stale session: to the confirm page and back to the page it
+    came from, which gets the fields back (never a secret, never the CSRF token)."""
+    from flask import jsonify, request
+
+    from idp.account.proof import fresh_proof_required, kept_form
+    from idp.web.context import realm_blueprint
+
+    bp = realm_blueprint("detour_test", __name__, "/account/detour-test")
+
+    @bp.route("/", methods=["GET"])
+    def form_page():
+        return jsonify(kept_form(request.path))
+
+    @bp.route("/", methods=["POST"])
+    @fresh_proof_required
+    def form_post():
+        return "done"
+
+    app.register_blueprint(bp)
+    make_customer(runner)
+    sign_in(client, "100001", PASSWORD)
+    _age_session(app)
+    page = f"{BASE}/account/detour-test/"
+    resp = client.post(page, data={"csrf_token": csrf_from(client.get(HOME).text),
+                                   "name": "Mon iPhone", "current_password": "secret"},
+                       headers={"Referer": f"http://localhost{page}"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(CONFIRM)
+    confirm = client.get(CONFIRM)
+    back = client.post(CONFIRM, data={"csrf_token": csrf_from(confirm.text),
+                                      "current_password": PASSWORD})
+    assert back.headers["Location"].endswith(page)
+    assert client.get(page).json == {"name": "Mon iPhone"}
+    assert client.get(page).json == {}  # once
+    assert client.post(page, data={"csrf_token": csrf_from(client.get(HOME).text)}
+                       ).data == b"done"
