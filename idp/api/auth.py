@@ -31,6 +31,7 @@ from flask import request
 
 from ..core import staff, tokens
 from ..core.clients import find_client
+from ..core.clients import metadata as clients_metadata
 from ..core.db import db
 from ..core.models import Customer, Token, utcnow
 from ..core.operations.clients import ADMIN_SCOPES
@@ -54,9 +55,9 @@ SCOPE_OF_ACTION: dict[staff.Action, str] = {
 }
 
 
-#: The audience of the admin API (RFC 9068 ``aud``): a staff-realm client whose
-#: ``audiences`` list it gets tokens the API accepts; no other staff-realm token is.
-ADMIN_API_AUDIENCE = "urn:espace-client:admin-api"
+#: A staff-realm client whose ``audiences`` list the admin API's gets tokens the API
+#: accepts; no other staff-realm token is.
+ADMIN_API_AUDIENCE = clients_metadata.ADMIN_API_AUDIENCE
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,14 @@ ALGS = ("id_token_signed_response_alg", "access_token_signed_response_alg")
 BOOLEANS = ("backchannel_logout_session_required", "first_party", "enabled",
             "dynamically_registered")
 #: Fields only the agency sets; a registering app never does (RFC 7592 PUT included).
-AGENCY_ONLY = ("first_party", "enabled", "admin_realms", "dynamically_registered")
+AGENCY_ONLY = ("first_party", "enabled", "admin_realms", "dynamically_registered",
+               "audiences")
+#: The audience of the admin API (RFC 9068 ``aud``): a staff-realm client listing it in
+#: ``audiences`` gets tokens the API accepts (granted like an admin scope).
+ADMIN_API_AUDIENCE = "urn:espace-client:admin-api"
 KNOWN = (*BROWSER_URI_LISTS, *PAGE_URIS, *CALLED_URIS, *TEXTS, *ALGS, *BOOLEANS,
          "grant_types", "response_types", "token_endpoint_auth_method", "scope", "contacts",
-         "jwks", "admin_realms")
+         "jwks", "admin_realms", "audiences")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -193,6 +197,11 @@ def validate(data: Any, *, dynamic: bool = False, loopback_outbound: bool | None
         if bad:
             raise _error(f"admin_realms: not a realm slug: {bad[0]}")
         meta["admin_realms"] = realms
+    audiences = _strings(data, "audiences", limit=10)
+    if audiences is not None:
+        if any(not a or len(a) > 255 or any(ch.isspace() for ch in a) for a in audiences):
+            raise _error("audiences: identifiers of 1 to 255 characters, no spaces")
+        meta["audiences"] = audiences
     if dynamic:
         meta["first_party"] = False  # a self-registered app always asks for consent
         meta["dynamically_registered"] = True

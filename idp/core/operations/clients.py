@@ -23,12 +23,18 @@ from typing import Any
 
 from .. import audit, clients
 from ..clients import CLIENT_DEFAULTS, ClientMetadataError, snapshot
-from ..clients.metadata import ADMIN_SCOPE_NAMES, GRANTS, admin_scopes, authentication
+from ..clients.metadata import (
+    ADMIN_API_AUDIENCE,
+    ADMIN_SCOPE_NAMES,
+    GRANTS,
+    admin_scopes,
+    authentication,
+)
 from ..db import db
 from ..models import Client, Customer, Token
 from ..realms import RealmInfo, find_realm
 from ..settings import AppSettings
-from ..staff import Action, PermissionDenied, Principal, can_manage, require
+from ..staff import SYSTEM, Action, PermissionDenied, Principal, can_manage, require
 from .base import AdminError, acting
 
 A = Action
@@ -105,6 +111,10 @@ def check_reach(principal: Principal, cfg: AppSettings, realm: RealmInfo,
         if not can_manage(principal, slug, Action.CLIENTS_WRITE, cfg.staff_realm) and not (
                 principal.super_admin):
             raise PermissionDenied(Action.CLIENTS_WRITE, realm.slug, "admin_realms_refused")
+    if ADMIN_API_AUDIENCE in (meta.get("audiences") or []) and not (
+            principal.super_admin or principal.role == SYSTEM):
+        # Staff-realm tokens of such a client are admin API credentials.
+        raise PermissionDenied(Action.CLIENTS_WRITE, realm.slug, "audience_not_held")
     for scope in admin_scopes(meta):
         for slug in administered_realms(realm.slug, meta):
             for action in sorted(ADMIN_SCOPES[scope]):
