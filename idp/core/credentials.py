@@ -383,6 +383,20 @@ def set_initial_temporary_code(cfg: AppSettings, customer: Customer, code: str) 
     customer.temporary_code_hash = hash_temporary_code(cfg.code_key, code)
 
 
+def forget_all(customer: Customer) -> None:
+    """No secret left to sign in with, no failure count kept: the staff TOTP reset (a
+    lost phone may be a stolen one) and the erasure of a deleted account. Every
+    half-finished sign-in bound to the old credentials dies with the version bump."""
+    customer.password_hash = None
+    customer.legacy_hash = None
+    customer.temporary_code_hash = None
+    customer.failed_attempts = 0
+    customer.temporary_failures = 0
+    customer.locked_until = None
+    customer.last_failure_at = None
+    customer.credential_version = (customer.credential_version or 0) + 1
+
+
 def imported_columns(key: bytes, code: str | None, legacy: str | None) -> dict[str, Any]:
     """The credential columns of a customer row inserted by the bulk import (one
     ``INSERT`` for thousands of rows: no ORM object to set them on)."""

@@ -240,16 +240,13 @@ def erase(customer: Customer, issuer: str, now: datetime | None = None) -> Purge
                        .values(ip=None, detail={})
                        .execution_options(synchronize_session=False))
     for name in ("email", "email_normalized", "given_name", "family_name", "phone_number",
-                 "locale", "password_hash", "legacy_hash", "temporary_code_hash",
-                 "email_code_hash", "email_code_expires_at", "email_code_sent_at",
-                 "deletion_refused_reason", "locked_until", "last_failure_at"):
+                 "locale", "email_code_hash", "email_code_expires_at",
+                 "email_code_sent_at", "deletion_refused_reason"):
         setattr(customer, name, None)
+    credentials.forget_all(customer)
     customer.email_verified = False
     customer.required_actions = []
     customer.enabled = False
-    customer.failed_attempts = 0
-    customer.temporary_failures = 0
-    customer.credential_version = (customer.credential_version or 0) + 1
     customer.deleted_at = now
     audit.record("customer_deleted", realm_id=customer.realm_id, customer_id=cid,
                  sub=customer.sub, identifier=customer.identifier,

@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import DateTime, ForeignKey, Integer, String, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import actions, audit
+from . import actions, audit, credentials
 from .db import db
 from .models import Customer, utcnow
 from .settings import AppSettings
@@ -290,10 +290,7 @@ def reset(customer: Customer) -> None:
     The caller ends the account's sessions and tokens, then commits."""
     db.session.execute(db.delete(TotpCredential).filter_by(customer_id=customer.id))
     db.session.execute(db.delete(RecoveryCode).filter_by(customer_id=customer.id))
-    customer.password_hash = None
-    customer.legacy_hash = None
-    customer.temporary_code_hash = None
+    credentials.forget_all(customer)
     actions.owe(customer, actions.UPDATE_PASSWORD)
     actions.owe(customer, actions.CONFIGURE_TOTP)
-    customer.credential_version = (customer.credential_version or 0) + 1
     audit.record("totp_reset", realm_id=customer.realm_id, customer_id=customer.id)
