@@ -71,7 +71,7 @@ def all_free(ports: list[int]) -> bool:
 
 
 @contextlib.contextmanager
-def running_demo(folder: Path, timeout: float = 180.0,
+def running_demo(folder: Path, timeout: float = 420.0,
                  default_ports: bool = False) -> Iterator[RunningDemo]:
     """``scripts/demo.sh`` with its state in ``folder``; stopped (all of it) on exit.
 

@@ -1,6 +1,6 @@
 """Fixtures for the operations tests: own PostgreSQL, own Redis, two idp instances.
 
-``idp_pair`` is two gunicorn idp processes on one private PostgreSQL database and one
+``idp_pair`` is two idp server processes on one private PostgreSQL database and one
 private Redis (as behind a load balancer: same secret key, same public URL), set up through
 the ``idp`` CLI only. ``Customer`` drives a browser-less code flow against either instance.
 """

@@ -216,7 +216,8 @@ class IdpInstance:
             except OSError:
                 return False
 
-        wait_for(up, 90, f"{self.name} to start")  # a loaded 2-core machine
+        # Generous: on a loaded machine a worker may take a minute to import the app.
+        wait_for(up, 90, f"{self.name} to start")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -49,7 +49,7 @@ def test_demo_file_imports_and_second_run_changes_nothing(app):
         assert second["ok"]
         for kind, counts in second["imported"].items():
             assert counts["created"] == 0 and counts["updated"] == 0, kind
-        marie = Customer.find("http://127.0.0.1:5100/realms/paris-ile-de-france", "100001")
+        marie = Customer.find("http://localhost:5100/realms/paris-ile-de-france", "100001")
         assert marie.balance_cents == 123456
         assert db.session.scalar(db.select(db.func.count()).select_from(LedgerEntry)) == 24
 
