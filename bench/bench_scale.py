@@ -168,7 +168,11 @@ def build(name: str, rows: int, tmp: Path) -> dict[str, Any]:
                    "first_batch_cpu_ms_per_1000": round(
                        (first["cpu"] + first["pg"]) / first["rows"] * 1e6),
                    "last_batch_cpu_ms_per_1000": round(
-                       (final["cpu"] + final["pg"]) / final["rows"] * 1e6)}
+                       (final["cpu"] + final["pg"]) / final["rows"] * 1e6),
+                   # per batch: [rows/s, import CPU ms and PostgreSQL CPU ms per 1,000 rows]
+                   "batches": [[round(b["rows"] / b["wall"]),
+                                round(b["cpu"] / b["rows"] * 1e6),
+                                round(b["pg"] / b["rows"] * 1e6)] for b in batches]}
         db.session.execute(db.text("CREATE TABLE bench_scale_figures (figures text)"))
         db.session.execute(db.text("INSERT INTO bench_scale_figures VALUES (:f)"),
                            {"f": json.dumps(figures)})

@@ -70,7 +70,10 @@ def _customer(realm: RealmInfo, identifier: str) -> Customer:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.argument("file", type=click.File("rb"))
 def import_(realm: str, as_json: bool, file: Any) -> None:
-    """Import customers from a UTF-8 CSV (README). Exit code 1 if any row failed."""
+    """Import customers from a UTF-8 CSV (README). Exit code 1 if any row failed.
+
+    Rows are committed batch by batch: after an interruption, run the same command again;
+    the rows already in come back as unchanged, none is created twice."""
     r = realm_by_slug(realm)
     size = _size(file)
     show_bar = size > 0 and sys.stderr.isatty() and not as_json
