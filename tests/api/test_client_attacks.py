@@ -422,3 +422,29 @@ def test_max_content_length_is_a_typed_setting(idp_config):
                                               "pad": "y" * 4096})
         assert resp.status_code == 413
         assert resp.json["error"] == "request_entity_too_large"
+
+
+@pytest.mark.parametrize("logo", ["https://x.example;frame-ancestors *;/l.png",
+                                  "https://x.example;frame-ancestors%20*;/l.png",
+                                  "https://x.example\r\nX-Evil: 1/l.png"])
+def test_a_stored_logo_uri_never_injects_into_the_consent_csp(app, client, logo):
+    """A logo_uri stored before the schema (an old row): the schema refuses it today, and
+    the consent page rebuilds the origin from a checked host or shows no logo at all."""
+    from idp.core import clients
+    from tests.api.test_consent import authorize, setup_third_party, sign_in
+
+    setup_third_party(app, client)
+    with app.app_context():
+        realm_id = find_realm(PARIS).id
+        row = clients.row_of(realm_id, "tiers")
+        clients.store(b"", realm_id, "tiers", {**row.meta, "logo_uri": logo})
+        db.session.commit()
+        with pytest.raises(clients.ClientMetadataError):
+            clients.validate({**row.meta, "logo_uri": logo})
+    authorize(client)
+    page = sign_in(client)
+    assert page.status_code == 200 and "Appli Tiers" in page.text
+    csp = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors *" not in csp and "x.example" not in csp
+    assert "X-Evil" not in page.headers
+    assert "img-src 'self' data:;" in csp.replace(" ;", ";")

@@ -25,6 +25,7 @@ LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".lan", "
                   ".intranet", ".corp")
 MAX_LENGTH = 2000
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\[\]:]*)(:[0-9]*)?$")
+_HOST_NAME = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$")
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
@@ -53,11 +54,21 @@ def _parts(uri: object, field: str) -> tuple[str, str, str]:
         raise UriError(field, f"{uri!r} has an invalid host")
     if not parts.scheme or not host:
         raise UriError(field, f"{uri!r} must be an absolute URI")
+    if not (_ip_literal(host) or _HOST_NAME.match(host)):
+        raise UriError(field, f"{uri!r} has an invalid host")
     try:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         raise UriError(field, f"{uri!r} has an invalid port") from None
     return parts.scheme.lower(), host, uri
+
+
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback_host(host: str) -> bool:

@@ -102,14 +102,14 @@ def administered_realms(realm_slug: str, meta: dict[str, Any]) -> list[str]:
 
 
 def check_reach(principal: Principal, cfg: AppSettings, realm: RealmInfo,
-                meta: dict[str, Any]) -> None:
+                meta: dict[str, Any], *, new: bool = True) -> None:
     """Raise PermissionDenied unless the principal holds every admin scope of ``meta``
-    on every realm the client administers (see the module's rules)."""
+    on every realm the client administers (see the module's rules). ``new``: metadata
+    about to be stored, whose ``admin_realms`` must also name existing customer realms."""
     for slug in meta.get("admin_realms") or []:
-        if slug == cfg.staff_realm or find_realm(slug) is None:
+        if new and (slug == cfg.staff_realm or find_realm(slug) is None):
             raise PermissionDenied(Action.CLIENTS_WRITE, realm.slug, "admin_realms_refused")
-        if not can_manage(principal, slug, Action.CLIENTS_WRITE, cfg.staff_realm) and not (
-                principal.super_admin):
+        if not can_manage(principal, slug, Action.CLIENTS_WRITE, cfg.staff_realm):
             raise PermissionDenied(Action.CLIENTS_WRITE, realm.slug, "admin_realms_refused")
     if ADMIN_API_AUDIENCE in (meta.get("audiences") or []) and not (
             principal.super_admin or principal.role == SYSTEM):
@@ -168,7 +168,7 @@ def update_client(principal: Principal, cfg: AppSettings, realm: RealmInfo, clie
     require(principal, realm.slug, Action.CLIENTS_WRITE)
     row = _client_row(realm, client_id)
     old = dict(row.meta or {})
-    check_reach(principal, cfg, realm, old)
+    check_reach(principal, cfg, realm, old, new=False)
     merged = dict(old)
     for name, value in clean_client_meta(data).items():
         if value is None:
@@ -189,7 +189,7 @@ def set_client_enabled(principal: Principal, cfg: AppSettings, realm: RealmInfo,
                        client_id: str, enabled: bool) -> None:
     require(principal, realm.slug, Action.CLIENTS_WRITE)
     row = _client_row(realm, client_id)
-    check_reach(principal, cfg, realm, row.meta or {})
+    check_reach(principal, cfg, realm, row.meta or {}, new=False)
     with acting(principal):
         clients.set_enabled(row, enabled)
         audit.record("admin_client_enabled" if enabled else "admin_client_disabled",
@@ -201,7 +201,7 @@ def rotate_secret(principal: Principal, cfg: AppSettings, realm: RealmInfo, clie
     """A new secret (returned once); the old one stops working at once. Sensitive."""
     require(principal, realm.slug, Action.CLIENT_SECRET, now=now)
     row = _client_row(realm, client_id)
-    check_reach(principal, cfg, realm, row.meta or {})
+    check_reach(principal, cfg, realm, row.meta or {}, new=False)
     method = (row.meta or {}).get("token_endpoint_auth_method",
                                   CLIENT_DEFAULTS["token_endpoint_auth_method"])
     if method in ("none", "private_key_jwt"):
@@ -217,7 +217,7 @@ def delete_client(principal: Principal, cfg: AppSettings, realm: RealmInfo, clie
     """Delete a client and, by cascade, its tokens and codes. Sensitive."""
     require(principal, realm.slug, Action.CLIENT_DELETE, now=now)
     row = _client_row(realm, client_id)
-    check_reach(principal, cfg, realm, row.meta or {})
+    check_reach(principal, cfg, realm, row.meta or {}, new=False)
     with acting(principal):
         clients.remove(row)
         audit.record("admin_client_deleted", realm_id=realm.id, client_id=client_id)
