@@ -25,6 +25,7 @@ from .account import consents as account_consents
 from .account import passkeys as account_passkeys
 from .account import privacy as account_privacy
 from .account import proof as account_proof
+from .account import ways as account_ways
 from .account.views import register_section
 from .commands import register_cli
 from .core import credentials, crypto, passkeys, staff  # noqa: F401  (declare the passkey and staff tables)
@@ -157,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     flow_passkeys.init_app(app)
     account_passkeys.init_app(app)
     account_proof.init_app(app)  # Mon compte's fresh proof (confirm page)
+    account_ways.init_app(app)  # Mon compte: every way in, one-click removal
     app.jinja_env.globals["passkeys_enabled"] = web_passkeys.enabled
     # Privacy (issue 22): emailed code, deletion step, devices; Mes données, activity.
     flow_privacy.init_app(app)

@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import bcrypt
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -370,6 +371,37 @@ def set_temporary_code(cfg: AppSettings, customer: Customer, code: str) -> None:
     customer.temporary_code_hash = hash_temporary_code(cfg.code_key, code)
     customer.credential_version = (customer.credential_version or 0) + 1
     unlock(customer)
+
+
+def set_initial_password(cfg: AppSettings, customer: Customer, password: str) -> None:
+    """A new customer's password (the agency creates an active account)."""
+    customer.password_hash = hash_password(cfg, password)
+
+
+def set_initial_temporary_code(cfg: AppSettings, customer: Customer, code: str) -> None:
+    """A new customer's temporary code (the agency's letter)."""
+    customer.temporary_code_hash = hash_temporary_code(cfg.code_key, code)
+
+
+def imported_columns(key: bytes, code: str | None, legacy: str | None) -> dict[str, Any]:
+    """The credential columns of a customer row inserted by the bulk import (one
+    ``INSERT`` for thousands of rows: no ORM object to set them on)."""
+    return {"temporary_code_hash": hash_temporary_code(key, code) if code else None,
+            "legacy_hash": legacy, "failed_attempts": 0, "temporary_failures": 0,
+            "locked_permanently": False}
+
+
+def import_temporary_code(key: bytes, customer: Customer, code: str) -> None:
+    """The import brings a new letter's code for a not-yet-activated customer."""
+    customer.temporary_code_hash = hash_temporary_code(key, code)
+    customer.legacy_hash = None
+    customer.temporary_failures = 0
+
+
+def import_legacy_hash(customer: Customer, legacy: str) -> None:
+    """The import brings a legacy hash for a not-yet-activated customer."""
+    customer.legacy_hash = legacy
+    customer.temporary_code_hash = None
 
 
 def succeed(cfg: AppSettings, customer: Customer, password: str, attempt: Attempt) -> None:

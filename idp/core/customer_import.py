@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from . import actions, audit, cache
-from .credentials import hash_temporary_code, legacy_format, verify_temporary_code
+from . import actions, audit, cache, credentials
+from .credentials import legacy_format, verify_temporary_code
 from .db import db
 from .emails import check as check_email
 from .models import Customer, Realm, random_id, utcnow
@@ -201,10 +201,9 @@ def _new(realm: Realm, row: Row, key: bytes, now: Any) -> dict[str, Any]:
         "realm_id": realm.id, "sub": random_id(), "identifier": row.identifier,
         "email": row.email, "email_normalized": row.email.lower() if row.email else None,
         "email_verified": False, "given_name": row.given_name, "family_name": row.family_name,
-        "temporary_code_hash": hash_temporary_code(key, row.code) if row.code else None,
-        "legacy_hash": row.legacy, "required_actions": _pending(row, False, bool(row.email)),
-        "enabled": True, "failed_attempts": 0, "temporary_failures": 0,
-        "locked_permanently": False, "created_at": now, "updated_at": now,
+        "required_actions": _pending(row, False, bool(row.email)),
+        "enabled": True, "created_at": now, "updated_at": now,
+        **credentials.imported_columns(key, row.code, row.legacy),
     }
 
 
@@ -221,13 +220,10 @@ def _update(c: Customer, row: Row, key: bytes) -> bool:
             changed = True
     if row.code and not (c.temporary_code_hash
                          and verify_temporary_code(key, c.temporary_code_hash, row.code)):
-        c.temporary_code_hash = hash_temporary_code(key, row.code)
-        c.legacy_hash = None
-        c.temporary_failures = 0
+        credentials.import_temporary_code(key, c, row.code)
         changed = True
     if row.legacy and c.legacy_hash != row.legacy:
-        c.legacy_hash = row.legacy
-        c.temporary_code_hash = None
+        credentials.import_legacy_hash(c, row.legacy)
         changed = True
     wanted = _pending(row, c.email_verified, bool(c.email))
     if not row.code and not row.legacy and c.temporary_code_hash:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import actions, audit, credentials, emails, interaction, links, logout, mails
+from . import actions, audit, credentials, emails, interaction, links, logout, mails, ways_in
 from .db import db
 from .models import Customer
 from .realms import RealmInfo
@@ -73,10 +73,9 @@ def create(cfg: AppSettings, realm: RealmInfo, new: NewCustomer) -> Customer:
     customer.set_email(email, verified=bool(email and new.email_verified))
     pending: list[str] = []
     if new.password:
-        customer.password_hash = credentials.hash_password(cfg, new.password)
+        credentials.set_initial_password(cfg, customer, new.password)
     elif new.temporary_code:
-        customer.temporary_code_hash = credentials.hash_temporary_code(cfg.code_key,
-                                                                       new.temporary_code)
+        credentials.set_initial_temporary_code(cfg, customer, new.temporary_code)
         pending.append(actions.UPDATE_PASSWORD)
     if not customer.email:
         pending.append(actions.SET_EMAIL)
@@ -89,19 +88,39 @@ def create(cfg: AppSettings, realm: RealmInfo, new: NewCustomer) -> Customer:
     return customer
 
 
+def _recovery_mail(realm: RealmInfo, customer: Customer, why: str,
+                   removed: list[ways_in.Item], sessions_ended: int) -> None:
+    """Tell the customer what the agency's recovery ended (to a verified address only:
+    an unverified one may not be theirs)."""
+    if not (customer.email and customer.email_verified):
+        return
+    mails.notify(realm, customer, customer.email, "ways_in_removed", why=why,
+                 removed=[{"kind": str(i.kind), "name": i.name or i.label} for i in removed],
+                 sessions=sessions_ended)
+
+
 def issue_temporary_code(cfg: AppSettings, realm: RealmInfo, customer: Customer,
                          code: str | None = None) -> str:
     """A new temporary code (a new letter, or read out on the phone): returns it, once.
-    Every session and sign-in in progress of the customer ends."""
+
+    The agency's recovery: the code replaces the password, and every other way in the
+    previous holder of the account may have added goes (passkeys, social links:
+    :func:`ways_in.recover_items`), with every session, refresh token and sign-in in
+    progress. The customer's mail lists what was removed."""
     if code is not None and not (len(code) == 6 and code.isdigit()):
         raise CustomerError("invalid_code", "the temporary code must be 6 digits")
     code = code or credentials.new_temporary_code()
     credentials.set_temporary_code(cfg, customer, code)
     actions.owe(customer, actions.UPDATE_PASSWORD)
+    removed = ways_in.recover_items(customer, keep=(ways_in.Kind.TEMPORARY_CODE,))
     links.supersede(customer.id)
-    audit.record("admin_temporary_password_set", realm_id=realm.id, customer_id=customer.id)
+    audit.record("admin_temporary_password_set", realm_id=realm.id, customer_id=customer.id,
+                 removed=[i.label for i in removed])
     db.session.commit()
-    logout.end_all_sessions(customer.id, "admin_temporary_password", cfg.issuer(realm.slug))
+    ended = logout.end_all_sessions(customer.id, "admin_temporary_password",
+                                    cfg.issuer(realm.slug))
+    _recovery_mail(realm, customer, "temporary_code", removed, ended)
+    db.session.commit()
     return code
 
 
@@ -111,13 +130,25 @@ def unlock(realm: RealmInfo, customer: Customer) -> None:
 
 
 def set_enabled(cfg: AppSettings, realm: RealmInfo, customer: Customer, enabled: bool) -> None:
-    """Disable (every session, token and sign-in in progress ends) or enable again."""
+    """Disable or enable again. Disabling is the agency's recovery too: every session,
+    token and sign-in in progress ends, and the ways in the previous holder may have
+    added (passkeys, social links) go; the password stays for the day it is enabled
+    again (or a new temporary code replaces it). The customer's mail says so."""
+    if customer.enabled == enabled:
+        return  # nothing changes: no second mail, no second audit event
     customer.enabled = enabled
+    removed: list[ways_in.Item] = []
+    if not enabled:
+        removed = ways_in.recover_items(customer, keep=(
+            ways_in.Kind.PASSWORD, ways_in.Kind.LEGACY_PASSWORD, ways_in.Kind.TEMPORARY_CODE))
     audit.record("admin_customer_enabled" if enabled else "admin_customer_disabled",
-                 realm_id=realm.id, customer_id=customer.id)
+                 realm_id=realm.id, customer_id=customer.id,
+                 **({} if enabled else {"removed": [i.label for i in removed]}))
     db.session.commit()
     if not enabled:
-        logout.end_all_sessions(customer.id, "admin_disabled", cfg.issuer(realm.slug))
+        ended = logout.end_all_sessions(customer.id, "admin_disabled", cfg.issuer(realm.slug))
+        _recovery_mail(realm, customer, "disabled", removed, ended)
+        db.session.commit()
 
 
 def end_sessions(cfg: AppSettings, realm: RealmInfo, customer: Customer) -> int:

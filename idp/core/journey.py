@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import actions, audit, credentials, interaction, linking, links, logout, mails
+from . import actions, audit, credentials, interaction, links, logout, mails, ways_in
 from .db import db
 from .models import ActionToken, Customer, OutboxMail
 from .realms import RealmInfo
@@ -87,7 +87,8 @@ def reset_password(cfg: AppSettings, realm: RealmInfo, row: ActionToken, custome
                    password: str, locale: str | None = None) -> bool:
     """A reset link used: new password, locks lifted (the mailbox was proven), every
     session, token, sign-in in progress and pending link of the customer ends. The notice
-    lists linked social accounts so the customer can remove any they do not recognise."""
+    lists the other ways in (passkeys, linked social accounts) with a link to Mon compte,
+    where each is removed in one click, so the customer drops any they do not recognise."""
     if not links.consume(row):
         return False
     credentials.set_password(cfg, customer, password)
@@ -98,8 +99,11 @@ def reset_password(cfg: AppSettings, realm: RealmInfo, row: ActionToken, custome
     actions.finish(customer, actions.UPDATE_PASSWORD)
     links.supersede(customer.id)
     audit.record("password_reset", realm_id=customer.realm_id, customer_id=customer.id)
-    linked = [i.provider for i in linking.identities_of(customer)]
-    mails.notify(realm, customer, row.email, "password_changed", locale, linked=linked)
+    others = [{"kind": str(i.kind), "name": i.name or i.label}
+              for i in ways_in.items_for(customer, first_factor_only=True)
+              if i.removable_by_customer]
+    mails.notify(realm, customer, row.email, "password_changed", locale, linked=[],
+                 others=others, manage_url=f"{cfg.issuer(realm.slug)}/account/ways-in")
     db.session.commit()
     logout.end_all_sessions(customer.id, "password_reset", cfg.issuer(realm.slug))
     return True

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from . import audit, ways_in
 from .db import db
 from .models import Customer, FederatedIdentity
+from .providers import display_name
 from .providers.base import NormalisedProfile
 
 #: How long a provider's answer may wait for the customer to prove their identifier.
@@ -178,7 +179,7 @@ def unlink_all(customer: Customer) -> list[str]:
     may have linked their own). Returns labels for the mail; flushes."""
     labels = []
     for row in identities_of(customer):
-        labels.append(f"compte {row.provider.capitalize()}")
+        labels.append(f"compte {display_name(row.provider)}")
         db.session.delete(row)
         audit.record("federated_identity_unlinked", realm_id=customer.realm_id,
                      customer_id=customer.id, provider=row.provider, via="recovery")
@@ -200,8 +201,9 @@ class _SocialWay:
     first_factor = True
 
     def items(self, customer: Customer) -> list[ways_in.Item]:
-        return [ways_in.Item(self.kind, r.provider, f"compte {r.provider.capitalize()}",
-                             r.created_at, None, removable_by_customer=True)
+        return [ways_in.Item(self.kind, r.provider, f"compte {display_name(r.provider)}",
+                             r.created_at, None, removable_by_customer=True,
+                             name=display_name(r.provider))
                 for r in identities_of(customer)]
 
     def configured_for(self, customer: Customer) -> bool:
@@ -213,6 +215,10 @@ class _SocialWay:
 
     def on_recovery(self, customer: Customer) -> list[str]:
         return unlink_all(customer)
+
+    def remove(self, customer: Customer, key: str) -> None:
+        """Mon compte's removal (the rule was checked by :func:`ways_in.remove`)."""
+        unlink(customer, key)
 
 
 ways_in.register(_SocialWay())

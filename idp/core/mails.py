@@ -20,6 +20,7 @@ SUBJECTS = {
     "password_changed": "Mon espace client - Votre mot de passe a été modifié",
     "email_changed": "Mon espace client - Votre adresse de messagerie a été modifiée",
     "account_linked": "Mon espace client - Un compte de réseau social a été associé",
+    "ways_in_removed": "Mon espace client - Votre agence a sécurisé votre compte",
     # Privacy features (docs/privacy.md)
     "new_device": "Mon espace client - Nouvelle connexion à votre espace client",
     "email_code": "Mon espace client - Votre code de connexion",

@@ -718,7 +718,7 @@ class _PasskeyWay:
 
     def items(self, customer: Customer) -> list[ways_in.Item]:
         return [ways_in.Item(self.kind, str(p.id), f"clé d'accès « {p.name} »", p.created_at,
-                             p.last_used_at, removable_by_customer=True)
+                             p.last_used_at, removable_by_customer=True, name=p.name)
                 for p in list_passkeys(customer)]
 
     def configured_for(self, customer: Customer) -> bool:
@@ -732,6 +732,10 @@ class _PasskeyWay:
 
     def on_recovery(self, customer: Customer) -> list[str]:
         return remove_all(customer)
+
+    def remove(self, customer: Customer, key: str) -> None:
+        """Mon compte's removal (the rule was checked by :func:`ways_in.remove`)."""
+        remove_passkey(customer, int(key))
 
 
 ways_in.register(_PasskeyWay())

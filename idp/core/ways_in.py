@@ -37,14 +37,17 @@ from .models import Customer
 __all__ = [
     "Item",
     "Kind",
+    "RemovalRefused",
     "WayIn",
     "items_for",
     "kinds_for",
     "may_remove",
     "may_sign_in",
     "recover",
+    "recover_items",
     "register",
     "register_sign_in_check",
+    "remove",
     "usable",
     "way",
     "ways",
@@ -80,6 +83,9 @@ class Item:
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     removable_by_customer: bool = False
+    #: The bare name (a passkey's name, a provider's brand) for pages and mails that word
+    #: the kind themselves, in the reader's language.
+    name: str = ""
 
 
 @runtime_checkable
@@ -230,15 +236,48 @@ def may_remove(customer: Customer, kind: Kind | str, item: str | int | None = No
     return left > 0
 
 
-def recover(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[str]:
+class RemovalRefused(Exception):
+    """A removal refused; ``code``: ``not_found``, ``not_removable`` (a password is
+    changed, not removed; a second factor is the staff's), ``last_way_in``."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def remove(customer: Customer, kind: Kind | str, key: str) -> Item:
+    """Remove one of the customer's ways in (Mon compte's one-click removal), under the
+    one last-way-in rule; the owning module deletes and audits. Returns what went."""
+    target = way(kind)
+    item = next((i for i in target.items(customer) if i.key == str(key)), None)
+    if item is None:
+        raise RemovalRefused("not_found")
+    remover = getattr(target, "remove", None)
+    if not item.removable_by_customer or remover is None:
+        raise RemovalRefused("not_removable")
+    if not may_remove(customer, target.kind, item.key):
+        raise RemovalRefused("last_way_in")
+    remover(customer, item.key)
+    return item
+
+
+def recover_items(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[Item]:
     """The agency's recovery: every kind not in ``keep`` removes what the previous holder
-    of the account may have added. Returns the labels of what went (for the mail)."""
-    removed: list[str] = []
+    of the account may have added. Returns what went, as items (the mail words them in
+    the customer's language)."""
+    removed: list[Item] = []
     for w in ways():
         if w.kind in keep:
             continue
-        removed.extend(w.on_recovery(customer))
+        before = w.items(customer)
+        if w.on_recovery(customer):
+            removed.extend(before)
     return removed
+
+
+def recover(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[str]:
+    """:func:`recover_items`, as short French labels (logs, the CLI)."""
+    return [item.label for item in recover_items(customer, keep=keep)]
 
 
 # --------------------------------------------------------------------------- second factors

@@ -10,7 +10,6 @@ link lives in the server-side sign-in state and dies with it.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import (
@@ -359,10 +358,6 @@ class ReauthForm(FlaskForm):
     )
 
 
-#: Without a password (social-only customers) the sign-in itself must be this recent.
-REAUTH_MAX_AGE = 300
-
-
 @bp.route("/account/social/<alias>/link", methods=["POST"])
 @credential_limit
 def account_link(alias: str) -> Any:
@@ -376,10 +371,12 @@ def account_link(alias: str) -> Any:
     provider_row(alias)
     form = ReauthForm()
     if not has_password(customer):
-        if time.time() - sso.auth_time <= REAUTH_MAX_AGE:
+        # No password to ask: the session's fresh proof (a passkey or a social sign-in
+        # within five minutes, Mon compte's confirm page otherwise).
+        if sessions.has_fresh_proof(sso):
             return _begin(alias, "account", customer.id)
-        return _reauth_page(form, alias, _("Pour associer un compte, déconnectez-vous puis "
-                                           "reconnectez-vous d'abord."), 401)
+        return redirect(url_for("account_proof.confirm", realm=g.realm.slug,
+                                next=url_for("broker.account", realm=g.realm.slug)))
     if not form.validate_on_submit():
         return _reauth_page(form, alias, None, 400 if form.current_password.data else 200)
     if limits.failures_exhausted():

@@ -26,7 +26,16 @@ from tests.support.soft_authenticator import SoftAuthenticator
 
 from .conftest import REALM, csrf_from, make_customer
 from .journey_helpers import audit_events, sign_in
-from .test_passkeys_views import ADD_OPTIONS, BASE, HOME, PASSWORD, add_passkey, post_json
+from .test_passkeys_views import (
+    ADD_OPTIONS,
+    BASE,
+    HOME,
+    ORIGIN,
+    PASSWORD,
+    add_passkey,
+    passkey_sign_in,
+    post_json,
+)
 
 CONFIRM = f"{BASE}/account/confirm/"
 STAFF = Principal(actor="staff:test@example.test", super_admin=True)
@@ -242,3 +251,66 @@ def test_confirm_page_in_english(app, client, runner):
     sign_in(client, "100001", PASSWORD)
     page = client.get(CONFIRM, query_string={"ui_locales": "en"}).text
     assert "Confirm your identity" in page
+
+
+def test_a_passkey_of_the_customer_proves_the_session(app, client, runner):
+    make_customer(runner)
+    sign_in(client, "100001", PASSWORD)
+    soft = SoftAuthenticator()
+    assert add_passkey(client, soft).status_code == 200
+    _age_session(app)
+    assert post_json(client, ADD_OPTIONS, page=HOME).status_code == 403
+    page = client.get(CONFIRM, query_string={"next": f"{BASE}/account/ways-in/"})
+    assert 'id="passkey-confirm"' in page.text
+    options = post_json(client, f"{CONFIRM}passkey/options", page=CONFIRM)
+    assert options.status_code == 200
+    done = post_json(client, f"{CONFIRM}passkey/verify", soft.get(options.json, ORIGIN),
+                     page=CONFIRM)
+    assert done.status_code == 200 and done.json["redirect"].endswith("/account/ways-in/")
+    assert post_json(client, ADD_OPTIONS, page=HOME).status_code == 200
+    assert [e.detail["how"] for e in audit_events(app, "proof_renewed")] == ["passkey"]
+
+
+def test_another_customers_passkey_proves_nothing(app, client, runner):
+    make_customer(runner)
+    make_customer(runner, identifier="100002", email="jean@example.test")
+    other = app.test_client()
+    sign_in(other, "100002", PASSWORD)
+    theirs = SoftAuthenticator()
+    assert add_passkey(other, theirs).status_code == 200
+    sign_in(client, "100001", PASSWORD)
+    _age_session(app)
+    options = post_json(client, f"{CONFIRM}passkey/options", page=CONFIRM)
+    refused = post_json(client, f"{CONFIRM}passkey/verify", theirs.get(options.json, ORIGIN),
+                        page=CONFIRM)
+    assert refused.status_code == 400 and refused.json["error"] == "unknown_credential"
+    assert post_json(client, ADD_OPTIONS, page=HOME).status_code == 403
+
+
+# --- one "may sign in" check, every way in ----------------------------------------------------
+
+def _password(app, client, soft) -> bool:
+    return sign_in(client, "100001", PASSWORD).status_code == 302
+
+
+def _passkey(app, client, soft) -> bool:
+    return passkey_sign_in(client, soft).status_code == 200
+
+
+@pytest.mark.parametrize("way", [_password, _passkey], ids=["password", "passkey"])
+@pytest.mark.parametrize("change", [{"enabled": False}, {"locked_permanently": True}],
+                         ids=["disabled", "locked"])
+def test_may_sign_in_is_the_same_for_every_way_in(app, client, runner, way, change):
+    make_customer(runner)
+    sign_in(client, "100001", PASSWORD)
+    soft = SoftAuthenticator()
+    assert add_passkey(client, soft).status_code == 200
+    browser = app.test_client()
+    with app.app_context():
+        c = _customer()
+        for key, value in change.items():
+            setattr(c, key, value)
+        db.session.commit()
+    assert not way(app, browser, soft)
+    assert browser.get(HOME).status_code == 302
+    assert client.get(HOME).status_code == 302  # the open session is no longer alive
