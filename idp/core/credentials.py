@@ -491,3 +491,16 @@ class _TemporaryCodeWay(_PasswordWay):
 ways_in.register(_PasswordWay())
 ways_in.register(_LegacyPasswordWay())
 ways_in.register(_TemporaryCodeWay())
+
+
+def erase(customer: Customer) -> None:
+    """The account's erasure (:mod:`idp.core.deletion`): every credential and counter of
+    this module goes; sign-in states bound to the old credential die. The caller commits."""
+    customer.password_hash = None
+    customer.legacy_hash = None
+    customer.temporary_code_hash = None
+    customer.failed_attempts = 0
+    customer.temporary_failures = 0
+    customer.locked_until = None
+    customer.last_failure_at = None
+    customer.credential_version = (customer.credential_version or 0) + 1
