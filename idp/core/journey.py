@@ -99,11 +99,12 @@ def reset_password(cfg: AppSettings, realm: RealmInfo, row: ActionToken, custome
     actions.finish(customer, actions.UPDATE_PASSWORD)
     links.supersede(customer.id)
     audit.record("password_reset", realm_id=customer.realm_id, customer_id=customer.id)
-    others = [{"kind": str(i.kind), "name": i.name or i.label}
-              for i in ways_in.items_for(customer, first_factor_only=True)
-              if i.removable_by_customer]
-    mails.notify(realm, customer, row.email, "password_changed", locale, linked=[],
-                 others=others, manage_url=f"{cfg.issuer(realm.slug)}/account/ways-in")
+    items = [i for i in ways_in.items_for(customer, first_factor_only=True)
+             if i.removable_by_customer]
+    mails.notify(realm, customer, row.email, "password_changed", locale,
+                 linked=[i.key for i in items if i.kind == ways_in.Kind.SOCIAL],
+                 others=[{"kind": str(i.kind), "name": i.name or i.label} for i in items],
+                 manage_url=f"{cfg.issuer(realm.slug)}/account/ways-in")
     db.session.commit()
     logout.end_all_sessions(customer.id, "password_reset", cfg.issuer(realm.slug))
     return True
