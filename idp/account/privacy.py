@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, g, redirect, render_template, url_for
+from flask import Flask, Response, abort, g, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -39,10 +39,15 @@ def activity_section(customer: Customer) -> tuple[str, dict[str, Any]] | None:
     return "privacy/_activity_section.html", {"entries": activity.recent(customer)}
 
 
+def _may_delete() -> bool:
+    """Staff accounts are the agency's, not personal accounts to erase."""
+    return g.realm.slug != app_settings().staff_realm
+
+
 def privacy_section(customer: Customer) -> tuple[str, dict[str, Any]] | None:
     return "privacy/_privacy_section.html", {
         "refused_reason": customer.deletion_refused_reason,
-        "refused_at": customer.deletion_refused_at}
+        "refused_at": customer.deletion_refused_at, "may_delete": _may_delete()}
 
 
 def _customer() -> Customer:
@@ -79,6 +84,8 @@ def data_json() -> Any:
 @credential_limit
 @fresh_proof_required
 def delete_account() -> Any:
+    if not _may_delete():
+        abort(404)
     customer = _customer()
     form = FlaskForm()
     if form.validate_on_submit():

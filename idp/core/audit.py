@@ -132,20 +132,3 @@ def record(
     db.session.add(AuditEvent(event=event, realm_id=realm_id, customer_id=customer_id,
                               ip=ctx.ip, detail=detail))
     log.info("audit event=%s realm=%s customer=%s ip=%s", event, realm_id, customer_id, ctx.ip)
-
-
-# --- declared events of the privacy features (issue 22) ------------------------------------
-# To be folded into the declared event classes when they land here; until then this list
-# is the declaration: each name with its outcome (the console's success/failure column).
-PRIVACY_EVENTS: dict[str, str] = {
-    "data_exported": "success",
-    "customer_deletion_requested": "success",
-    "customer_deletion_cancelled": "success",
-    "customer_deletion_refused": "success",
-    "customer_deleted": "success",
-    "new_device_signed_in": "success",
-    "not_me_reported": "success",
-    "email_code_sent": "success",
-    "email_code_refused": "failure",
-    "email_code_failed": "failure",
-}

@@ -27,7 +27,6 @@ from .models import (
     Client,
     Consent,
     Customer,
-    FederatedIdentity,
     Interaction,
     KnownDevice,
     OutboxMail,
@@ -38,7 +37,6 @@ from .models import (
     epoch,
     utcnow,
 )
-from .passkeys import Passkey
 from .realms import RealmInfo, settings_of
 from .settings import AppSettings, RealmSettings
 from .totp import RecoveryCode, TotpCredential
@@ -226,8 +224,12 @@ def erase(customer: Customer, issuer: str, now: datetime | None = None) -> Purge
     now = now or utcnow()
     apps = _apps_of(customer)
     cid = customer.id
-    for model in (FederatedIdentity, Passkey, TotpCredential, RecoveryCode, Consent,
-                  ActionToken, Interaction, KnownDevice, OutboxMail, Token):
+    # Each way in's owner removes its own (passkeys, social links, an emailed code...),
+    # the credentials module its columns; then what is only this module's business.
+    ways_in.recover(customer)
+    credentials.forget_all(customer)
+    for model in (TotpCredential, RecoveryCode, Consent, ActionToken, Interaction,
+                  KnownDevice, OutboxMail, Token):
         db.session.execute(delete(model).where(model.customer_id == cid)
                            .execution_options(synchronize_session=False))
     sids = db.select(SsoSession.id).where(SsoSession.customer_id == cid)
@@ -240,10 +242,9 @@ def erase(customer: Customer, issuer: str, now: datetime | None = None) -> Purge
                        .values(ip=None, detail={})
                        .execution_options(synchronize_session=False))
     for name in ("email", "email_normalized", "given_name", "family_name", "phone_number",
-                 "locale", "email_code_hash", "email_code_expires_at",
-                 "email_code_sent_at", "deletion_refused_reason"):
+                 "locale", "email_code_hash", "email_code_expires_at", "email_code_sent_at",
+                 "deletion_refused_reason"):
         setattr(customer, name, None)
-    credentials.forget_all(customer)
     customer.email_verified = False
     customer.required_actions = []
     customer.enabled = False

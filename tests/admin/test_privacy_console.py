@@ -70,3 +70,13 @@ def test_export_downloads_the_customers_file(app, paris_admin, customers_in_both
     assert doc["emails"][0]["address"] == "marie@example.test"
     [(_realm, _cid, detail)] = audit_events(app, "data_exported")
     assert detail["by"] == "staff"
+
+
+def test_staff_accounts_are_not_deleted_from_mon_compte(app, paris_admin):
+    paris_admin.sign_in()
+    home = paris_admin.client.get("/realms/agency-staff/account/")
+    assert home.status_code == 200 and 'id="delete-account"' not in home.text
+    assert 'id="download-data"' in home.text
+    assert paris_admin.client.get("/realms/agency-staff/account/delete").status_code == 404
+    login = paris_admin.client.get("/realms/agency-staff/login")
+    assert 'id="email-code"' not in login.text
