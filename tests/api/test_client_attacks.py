@@ -260,6 +260,26 @@ def test_admin_clients_cannot_create_a_customers_admin(app, client):
     assert ok.status_code == 201, ok.text
 
 
+def test_the_admin_api_audience_is_granted_like_an_admin_scope(app):
+    """A client whose ``audiences`` list the admin API's gets staff-realm tokens the API
+    accepts: a service principal holding every client action may not hand that out (the
+    API's schema has no such field; the operation refuses it whoever calls)."""
+    from idp.core import operations as ops
+    from idp.core import staff
+
+    with app.app_context():
+        cfg, realm = app.extensions["idp.settings"], find_realm(PARIS)
+        data = {"grant_types": ["client_credentials"], "response_types": [],
+                "scope": "openid", "audiences": ["urn:espace-client:admin-api"]}
+        service = staff.service_principal("crm", PARIS, list(staff.Action))
+        with pytest.raises(staff.PermissionDenied) as refused:
+            ops.create_client(service, cfg, realm, "aud", dict(data))
+        assert refused.value.reason == "audience_not_held"
+        assert ops.create_client(staff.SYSTEM_PRINCIPAL, cfg, realm, "aud", dict(data))
+        db.session.commit()
+    assert stored(app, "aud") is not None
+
+
 def test_admin_clients_cannot_add_an_admin_scope_by_update(app, client):
     headers = clients_only(app, client)
     url = f"{API}/plain"
