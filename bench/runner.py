@@ -78,7 +78,8 @@ def rss_mb(pid: int) -> float | None:
 def memory(server: harness.Server) -> dict:
     """The warm worker's and the master's RSS right after the peak run (target: a worker
     under 128 MiB, issue 21)."""
-    workers = [rss_mb(pid) for pid in server.worker_pids()]
+    # A single-process server (the node peer) is its own worker.
+    workers = [rss_mb(pid) for pid in server.worker_pids() or server.pids[:1]]
     return {"worker_rss_mb": max((w for w in workers if w), default=None),
             "master_rss_mb": rss_mb(server.pids[0])}
 
