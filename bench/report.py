@@ -33,8 +33,13 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
+def _local(text: str) -> str:
+    """A command line without this checkout's path (results never name a machine path)."""
+    return text.replace(f"{ROOT}/", "")
+
+
 def metadata() -> dict:
-    env = {k: v for k, v in os.environ.items()
+    env = {k: _local(v) for k, v in os.environ.items()
            if k.startswith(("IDP_ARGON2", "SERVER_", "BENCH_", "WEB_CONCURRENCY"))
            and k != "BENCH_SOURCE"}  # a path of this machine: never in the results
     return {
@@ -46,7 +51,7 @@ def metadata() -> dict:
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "server": os.environ.get("BENCH_SERVER_CMD")
+        "server": _local(os.environ.get("BENCH_SERVER_CMD", ""))
         or "python config/serve.py APP --workers 1 (granian), taskset -c 0",
         "load_generator": "wrk, taskset -c 1",
         "env": env,

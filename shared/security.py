@@ -43,9 +43,11 @@ def init_security_headers(app: Flask, form_action: str = "") -> None:
         if not fixed:
             fixed.extend(_build())
         headers = response.headers
+        # One pass over the response's headers (werkzeug's ``in`` is a linear scan each).
+        present = {key.lower() for key, _value in headers.items()}
         for name, value in fixed:
-            if name not in headers:
-                headers[name] = value
+            if name.lower() not in present:
+                headers.add(name, value)
         return response
 
 
