@@ -283,7 +283,26 @@ def recover(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[str]:
 # --------------------------------------------------------------------------- second factors
 
 
-class _TotpWay:
+class _SecondFactor:
+    """The staff's second factors: a way in only beside a password, which the agency's
+    recovery leaves alone (the TOTP reset is its own staff action)."""
+
+    first_factor = False
+
+    def items(self, customer: Customer) -> list[Item]:
+        raise NotImplementedError
+
+    def configured_for(self, customer: Customer) -> bool:
+        return bool(self.items(customer))
+
+    def usable_now(self, customer: Customer, realm: Any) -> bool:
+        return may_sign_in(customer, realm) is None and self.configured_for(customer)
+
+    def on_recovery(self, customer: Customer) -> list[str]:
+        return []
+
+
+class _TotpWay(_SecondFactor):
     """The staff realm's authenticator app (rows owned by :mod:`idp.core.totp`).
 
     A second factor: it completes a password sign-in, never replaces it. The agency's
@@ -293,7 +312,6 @@ class _TotpWay:
 
     kind = Kind.TOTP
     amr = ("otp",)
-    first_factor = False
 
     def items(self, customer: Customer) -> list[Item]:
         from . import totp
@@ -304,37 +322,18 @@ class _TotpWay:
         return [Item(self.kind, "", "application d'authentification", row.created_at,
                      row.last_used_at)]
 
-    def configured_for(self, customer: Customer) -> bool:
-        return bool(self.items(customer))
 
-    def usable_now(self, customer: Customer, realm: Any) -> bool:
-        return may_sign_in(customer, realm) is None and self.configured_for(customer)
-
-    def on_recovery(self, customer: Customer) -> list[str]:
-        return []
-
-
-class _RecoveryCodesWay:
+class _RecoveryCodesWay(_SecondFactor):
     """Single-use codes for a lost phone (rows owned by :mod:`idp.core.totp`)."""
 
     kind = Kind.RECOVERY_CODES
     amr = ("otp",)
-    first_factor = False
 
     def items(self, customer: Customer) -> list[Item]:
         from . import totp
 
         left = totp.recovery_codes_left(customer.id)
         return [Item(self.kind, "", f"codes de secours ({left})")] if left else []
-
-    def configured_for(self, customer: Customer) -> bool:
-        return bool(self.items(customer))
-
-    def usable_now(self, customer: Customer, realm: Any) -> bool:
-        return may_sign_in(customer, realm) is None and self.configured_for(customer)
-
-    def on_recovery(self, customer: Customer) -> list[str]:
-        return []
 
 
 register(_TotpWay())

@@ -13,7 +13,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 
-from ..core import audit, tokens
+from ..core import audit, tokens, ways_in
 from ..core.clients import AUTH_METHODS, CONFIDENTIAL_METHODS
 from ..core.db import db
 from ..core.logout import revoke_where
@@ -83,7 +83,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> Customer | None:
         customer = db.session.get(Customer, authorization_code.customer_id)
-        return customer if customer and customer.enabled else None
+        # The one rule of who may still sign in (disabled, locked for good, deletion).
+        return customer if ways_in.may_sign_in(customer) is None else None
 
 
 class PkceS256(CodeChallenge):
@@ -122,7 +123,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: Token) -> Customer | None:
         customer = db.session.get(Customer, refresh_token.customer_id)
-        return customer if customer and customer.enabled else None
+        # The one rule of who may still sign in (disabled, locked for good, deletion).
+        return customer if ways_in.may_sign_in(customer) is None else None
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         """Already rotated, atomically, when it was authenticated."""

@@ -7,7 +7,7 @@ from typing import Any
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Response, g, jsonify, request
 
-from ..core import tokens
+from ..core import tokens, ways_in
 from ..core.claims import claims_for_scope, requested_claims
 from ..core.db import db
 from ..core.models import Customer, Token, utcnow
@@ -60,7 +60,7 @@ def userinfo() -> Response:
     if "openid" not in row.scope.split() or row.customer_id is None:
         return _bearer_error("insufficient_scope", "The openid scope is required", 403)
     customer = db.session.get(Customer, row.customer_id)
-    if customer is None or not customer.enabled:
+    if ways_in.may_sign_in(customer) is not None:
         return _bearer_error(InvalidTokenError.error, "The access token is expired or revoked")
     data = claims_for_scope(customer, row.scope, requested_claims(row.claims, "userinfo"))
     return no_store(jsonify(data))

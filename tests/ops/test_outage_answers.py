@@ -17,7 +17,7 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -210,7 +210,7 @@ def _client_uri(rig: Rig) -> str:
 @dataclass
 class Answer:
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # case-insensitive: granian sends lower-case names
     body: bytes
 
 
@@ -229,9 +229,12 @@ def answers(rig: Rig) -> dict[str, Answer]:
         for name, (method, path, kwargs) in prepared.items():
             resp = requests.request(method, c.url + path, allow_redirects=False, timeout=15,
                                     **kwargs)
-            found[name] = Answer(resp.status_code, dict(resp.headers), resp.content)
+            found[name] = Answer(resp.status_code, resp.headers, resp.content)
     finally:
         rig.pair.postgres.start()
+        # The tests after this module share the pair: leave every instance serving.
+        for instance in (*rig.pair.both, c):
+            wait_for(lambda i=instance: i.readyz()[0] == 200, 60, f"{instance.name} ready")
     return found
 
 

@@ -75,7 +75,7 @@ def test_portal_answers_503_during_an_outage_and_recovers(portal_app, postgres) 
         assert page.mimetype == "text/html" and "Traceback" not in page.text
         # A bad token needs no database (a caller without the session cookie: with it,
         # the session store's outage answers 503 first, as for any page).
-        api = portal_app.test_client().get("/api/me", headers={"Authorization": "Bearer x"})
+        api = portal_app.test_client().get("/api/v1/me", headers={"Authorization": "Bearer x"})
         assert api.status_code == 401
         assert "Traceback" not in api.text
         assert "portal_session" not in page.headers.get("Set-Cookie", "")  # kept for later
