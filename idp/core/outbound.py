@@ -26,7 +26,14 @@ from urllib.parse import urlencode, urlsplit
 import urllib3
 from requests.certs import where as ca_bundle
 
-from .clients.uris import UriError, is_loopback_host, outbound_uri, public_address
+from .clients.uris import (  # noqa: F401  (configure: set by the app factory)
+    UriError,
+    configure,
+    is_loopback_host,
+    loopback_allowed,
+    outbound_uri,
+    public_address,
+)
 
 TIMEOUT_SECONDS = 5.0
 MAX_BODY_BYTES = 256 * 1024
@@ -43,19 +50,6 @@ def _system_resolver(host: str, port: int) -> list[str]:
 
 #: ``(host, port) -> [address, ...]``; tests swap it for a fixed table.
 resolver: Callable[[str, int], list[str]] = _system_resolver
-_loopback_allowed = False
-
-
-def configure(*, loopback_allowed: bool) -> None:
-    """Set by the app factory from ``AppSettings.outbound_loopback``."""
-    global _loopback_allowed
-    _loopback_allowed = bool(loopback_allowed)
-
-
-def loopback_allowed() -> bool:
-    return _loopback_allowed
-
-
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -74,7 +68,7 @@ def _checked_address(host: str, port: int) -> str:
         raise OutboundRefused(f"{host} does not resolve: {type(exc).__name__}") from None
     if not addresses:
         raise OutboundRefused(f"{host} does not resolve")
-    loopback = _loopback_allowed and is_loopback_host(host)
+    loopback = loopback_allowed() and is_loopback_host(host)
     for text in addresses:
         address = ipaddress.ip_address(text.split("%", 1)[0])
         if not (public_address(address) or (loopback and address.is_loopback)):
@@ -88,7 +82,7 @@ def request(method: str, uri: str, *, body: bytes | None = None,
     """One call to ``uri`` under the rules above; :class:`OutboundRefused` when refused
     or when the network fails."""
     try:
-        outbound_uri(uri, "uri", loopback_allowed=_loopback_allowed)
+        outbound_uri(uri, "uri", loopback_allowed=loopback_allowed())
     except UriError as exc:
         raise OutboundRefused(str(exc)) from None
     parts = urlsplit(uri)

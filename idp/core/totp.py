@@ -20,13 +20,14 @@ import hmac
 import secrets
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import DateTime, ForeignKey, Integer, String, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import actions, audit, credentials
+from . import actions, audit, credentials, ways_in
 from .db import db
 from .models import Customer, utcnow
 from .settings import AppSettings
@@ -294,3 +295,58 @@ def reset(customer: Customer) -> None:
     actions.owe(customer, actions.UPDATE_PASSWORD)
     actions.owe(customer, actions.CONFIGURE_TOTP)
     audit.record("totp_reset", realm_id=customer.realm_id, customer_id=customer.id)
+
+
+# --- the registry's second factors (idp.core.ways_in) ---------------------------------
+
+class _SecondFactor:
+    """The staff's second factors: a way in only beside a password, which the agency's
+    recovery leaves alone (the TOTP reset is its own staff action)."""
+
+    first_factor = False
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        raise NotImplementedError
+
+    def configured_for(self, customer: Customer) -> bool:
+        return bool(self.items(customer))
+
+    def usable_now(self, customer: Customer, realm: Any) -> bool:
+        return ways_in.may_sign_in(customer, realm) is None and self.configured_for(customer)
+
+    def on_recovery(self, customer: Customer) -> list[str]:
+        return []
+
+
+class _TotpWay(_SecondFactor):
+    """The staff realm's authenticator app (rows owned by this module).
+
+    A second factor: it completes a password sign-in, never replaces it. The agency's
+    recovery of a *customer* leaves it alone (the staff's own reset, with its enrolment
+    link, is the staff module's business).
+    """
+
+    kind = ways_in.Kind.TOTP
+    amr = ("otp",)
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        row = credential(customer.id)
+        if row is None or row.confirmed_at is None:
+            return []
+        return [ways_in.Item(self.kind, "", "application d'authentification",
+                             row.created_at, row.last_used_at)]
+
+
+class _RecoveryCodesWay(_SecondFactor):
+    """Single-use codes for a lost phone (rows owned by this module)."""
+
+    kind = ways_in.Kind.RECOVERY_CODES
+    amr = ("otp",)
+
+    def items(self, customer: Customer) -> list[ways_in.Item]:
+        left = recovery_codes_left(customer.id)
+        return [ways_in.Item(self.kind, "", f"codes de secours ({left})")] if left else []
+
+
+ways_in.register(_TotpWay())
+ways_in.register(_RecoveryCodesWay())

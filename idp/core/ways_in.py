@@ -138,7 +138,14 @@ def _load() -> None:
     global _loaded
     if _loaded:
         return
-    from . import credentials, linking, passkeys, totp  # noqa: F401  (registration)
+    from . import (  # noqa: F401  (each owner registers its kinds at import)
+        credentials,
+        deletion,
+        email_code,
+        linking,
+        passkeys,
+        totp,
+    )
 
     _loaded = True
 
@@ -278,63 +285,3 @@ def recover_items(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[It
 def recover(customer: Customer, *, keep: tuple[Kind, ...] = ()) -> list[str]:
     """:func:`recover_items`, as short French labels (logs, the CLI)."""
     return [item.label for item in recover_items(customer, keep=keep)]
-
-
-# --------------------------------------------------------------------------- second factors
-
-
-class _SecondFactor:
-    """The staff's second factors: a way in only beside a password, which the agency's
-    recovery leaves alone (the TOTP reset is its own staff action)."""
-
-    first_factor = False
-
-    def items(self, customer: Customer) -> list[Item]:
-        raise NotImplementedError
-
-    def configured_for(self, customer: Customer) -> bool:
-        return bool(self.items(customer))
-
-    def usable_now(self, customer: Customer, realm: Any) -> bool:
-        return may_sign_in(customer, realm) is None and self.configured_for(customer)
-
-    def on_recovery(self, customer: Customer) -> list[str]:
-        return []
-
-
-class _TotpWay(_SecondFactor):
-    """The staff realm's authenticator app (rows owned by :mod:`idp.core.totp`).
-
-    A second factor: it completes a password sign-in, never replaces it. The agency's
-    recovery of a *customer* leaves it alone (the staff's own reset, with its enrolment
-    link, is the staff module's business).
-    """
-
-    kind = Kind.TOTP
-    amr = ("otp",)
-
-    def items(self, customer: Customer) -> list[Item]:
-        from . import totp
-
-        row = totp.credential(customer.id)
-        if row is None or row.confirmed_at is None:
-            return []
-        return [Item(self.kind, "", "application d'authentification", row.created_at,
-                     row.last_used_at)]
-
-
-class _RecoveryCodesWay(_SecondFactor):
-    """Single-use codes for a lost phone (rows owned by :mod:`idp.core.totp`)."""
-
-    kind = Kind.RECOVERY_CODES
-    amr = ("otp",)
-
-    def items(self, customer: Customer) -> list[Item]:
-        from . import totp
-
-        left = totp.recovery_codes_left(customer.id)
-        return [Item(self.kind, "", f"codes de secours ({left})")] if left else []
-
-
-register(_TotpWay())
-register(_RecoveryCodesWay())

@@ -7,7 +7,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from idp.core import logout, outbound
+from idp.core import logout
 from idp.extensions import db
 from tests.support.realms import import_realm
 
@@ -19,7 +19,7 @@ from .oidc_helpers import LOGOUT, TOKEN, basic, redeem, verify
 def receiver(monkeypatch):
     """A real HTTP server collecting back-channel logout POSTs, on loopback (allowed as
     ``IDP_OUTBOUND_LOOPBACK`` allows it in development)."""
-    monkeypatch.setattr(outbound, "_loopback_allowed", True)
+    monkeypatch.setattr("idp.core.clients.uris._loopback_allowed", True)
     received = []
 
     @Request.application

@@ -108,9 +108,8 @@ def test_private_key_jwt_with_jwks_uri_is_fetched_once(app, client, monkeypatch)
         return Response(json.dumps({"keys": [key.as_dict(private=False)]}),
                         mimetype="application/json")
 
-    from idp.core import outbound
 
-    monkeypatch.setattr(outbound, "_loopback_allowed", True)  # IDP_OUTBOUND_LOOPBACK
+    monkeypatch.setattr("idp.core.clients.uris._loopback_allowed", True)  # IDP_OUTBOUND_LOOPBACK
     server = make_server("127.0.0.1", 0, jwks_app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

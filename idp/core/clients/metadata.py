@@ -102,11 +102,9 @@ def validate(data: Any, *, dynamic: bool = False, loopback_outbound: bool | None
     """The metadata to store, or :class:`ClientMetadataError`. Absent fields stay absent
     (their defaults are :data:`idp.core.clients.CLIENT_DEFAULTS`), except for a
     registration, which gets RFC 7591's defaults. ``loopback_outbound`` None: the
-    deployment's policy (:func:`idp.core.outbound.loopback_allowed`)."""
+    deployment's policy (:func:`idp.core.clients.uris.loopback_allowed`)."""
     if loopback_outbound is None:
-        from .. import outbound  # the policy lives with the calls it governs
-
-        loopback_outbound = outbound.loopback_allowed()
+        loopback_outbound = uris.loopback_allowed()
     if not isinstance(data, dict):
         raise _error("the client metadata must be a JSON object")
     data = {k: v for k, v in data.items() if k not in ("client_id", "client_secret")}

@@ -155,3 +155,19 @@ def logo_origin(uri: object) -> str | None:
         shown = f"[{address}]" if address.version == 6 else str(address)
     port = parts.port
     return f"https://{shown}" + (f":{port}" if port and port != 443 else "")
+
+
+#: Development and demo only (``IDP_OUTBOUND_LOOPBACK``, refused in production): the URIs
+#: the idp calls may also name an exact loopback host. One process-wide policy, read by
+#: the validator here and by :mod:`idp.core.outbound` at call time.
+_loopback_allowed = False
+
+
+def configure(*, loopback_allowed: bool) -> None:
+    """Set by the app factory from ``AppSettings.outbound_loopback``."""
+    global _loopback_allowed
+    _loopback_allowed = bool(loopback_allowed)
+
+
+def loopback_allowed() -> bool:
+    return _loopback_allowed
