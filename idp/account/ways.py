@@ -13,12 +13,13 @@ from flask import Flask, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..core import audit, ways_in
+from ..core import ways_in
 from ..core.db import db
 from ..core.models import Customer
 from ..web import notices
 from ..web.context import realm_blueprint
 from ..web.session import current_sso
+from .proof import fresh_proof_required, needs_proof
 from .views import register_section
 
 bp = realm_blueprint("account_ways", __name__, "/account/ways-in")
@@ -42,6 +43,7 @@ def _rows(customer: Customer) -> list[dict[str, Any]]:
 
 
 @bp.route("/")
+@fresh_proof_required
 def page() -> Any:
     sso = current_sso()
     if sso is None:
@@ -63,22 +65,19 @@ def remove(kind: str, key: str) -> Response:
     sso = current_sso()
     if sso is None:
         return redirect(url_for("flow.login", next="account"))
-    customer = sso.customer
+    if needs_proof(sso):  # the list asks for the proof first
+        return redirect(url_for("account_ways.page", realm=g.realm.slug))
     try:
         ways_in.Kind(kind)
-        item = ways_in.remove(customer, kind, key)
     except ValueError:
         notices.push("error", _REFUSALS["not_found"]())
         return redirect(url_for("account_ways.page", realm=g.realm.slug))
+    try:
+        ways_in.remove(sso.customer, kind, key)
     except ways_in.RemovalRefused as err:
-        db.session.rollback()
-        audit.record("way_in_remove_refused", realm_id=customer.realm_id,
-                     customer_id=customer.id, kind=kind, code=err.code)
-        db.session.commit()
+        db.session.commit()  # the refusal's audit row
         notices.push("error", _REFUSALS[err.code]())
         return redirect(url_for("account_ways.page", realm=g.realm.slug))
-    audit.record("way_in_removed", realm_id=customer.realm_id, customer_id=customer.id,
-                 kind=str(item.kind), label=item.label)
     db.session.commit()
     notices.push("ok", _("Ce moyen de connexion a été supprimé."))
     return redirect(url_for("account_ways.page", realm=g.realm.slug))

@@ -32,6 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from . import audit
 from .models import Customer
 
 __all__ = [
@@ -254,17 +255,22 @@ class RemovalRefused(Exception):
 
 def remove(customer: Customer, kind: Kind | str, key: str) -> Item:
     """Remove one of the customer's ways in (Mon compte's one-click removal), under the
-    one last-way-in rule; the owning module deletes and audits. Returns what went."""
+    one last-way-in rule; the owning module deletes, this records the outcome. Returns
+    what went; a refusal is recorded then raised (the caller commits either way)."""
     target = way(kind)
     item = next((i for i in target.items(customer) if i.key == str(key)), None)
-    if item is None:
-        raise RemovalRefused("not_found")
     remover = getattr(target, "remove", None)
-    if not item.removable_by_customer or remover is None:
-        raise RemovalRefused("not_removable")
-    if not may_remove(customer, target.kind, item.key):
-        raise RemovalRefused("last_way_in")
+    code = ("not_found" if item is None
+            else "not_removable" if not item.removable_by_customer or remover is None
+            else "last_way_in" if not may_remove(customer, target.kind, item.key)
+            else None)
+    if code is not None or item is None or remover is None:
+        audit.record("way_in_remove_refused", realm_id=customer.realm_id,
+                     customer_id=customer.id, kind=str(kind), code=code or "not_found")
+        raise RemovalRefused(code or "not_found")
     remover(customer, item.key)
+    audit.record("way_in_removed", realm_id=customer.realm_id, customer_id=customer.id,
+                 kind=str(item.kind), label=item.label)
     return item
 
 

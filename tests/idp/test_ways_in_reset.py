@@ -4,12 +4,13 @@ compte's "Mes moyens de connexion" removes each in one click, never the last one
 from __future__ import annotations
 
 import html
+import time
 
 import pytest
 
 from idp.core import linking
 from idp.core import passkeys as pk
-from idp.core.models import Customer, FederatedIdentity
+from idp.core.models import Customer, FederatedIdentity, SsoSession
 from idp.extensions import db
 from tests.support.soft_authenticator import SoftAuthenticator
 
@@ -124,3 +125,20 @@ def test_the_page_in_english(app, three_ways):
     assert "My ways to sign in" in page and "Google account" in page
     home = three_ways.get(HOME).text  # the language chosen sticks
     assert 'id="ways-in-link"' in home and "You can sign in 3 ways." in home
+
+
+def test_removal_needs_a_fresh_proof(app, three_ways):
+    """A session whose last proof is older than five minutes (a borrowed browser) lists
+    nothing and removes nothing: the page asks for the proof first."""
+    token = csrf_from(three_ways.get(WAYS).text)
+    with app.app_context():
+        for row in db.session.execute(db.select(SsoSession)).scalars():
+            row.proved_at = int(time.time()) - 600
+        db.session.commit()
+    page = three_ways.get(WAYS)
+    assert page.status_code == 302 and "/account/confirm" in page.headers["Location"]
+    resp = three_ways.post(f"{WAYS}social/google/remove", data={"csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(WAYS)
+    with app.app_context():
+        assert [i.provider for i in linking.identities_of(_customer())] == ["google"]
+    assert audit_events(app, "way_in_removed") == []
