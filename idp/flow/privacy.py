@@ -187,17 +187,26 @@ def cancel_by_link(token: str) -> Any:
     """The mail's link: opening it changes nothing (mail scanners), a button cancels."""
     customer = deletion.customer_of_cancel_token(app_settings(), g.realm, token)
     if customer is None:
-        return render_template("privacy/done.html", title=_("Lien sans effet"), message=_(
+        return _done(_("Lien sans effet"), _(
             "Ce lien ne correspond à aucune demande de suppression en cours (elle a peut-"
-            "être déjà été annulée, refusée ou menée à son terme).")), 410
-    if request.method == "POST" and FlaskForm().validate_on_submit():
+            "être déjà été annulée, refusée ou menée à son terme)."), 410)
+    if _confirmed():
         deletion.cancel(customer, "mail_link")
         db.session.commit()
-        return render_template("privacy/done.html", title=_("Suppression annulée"), message=_(
+        return _done(_("Suppression annulée"), _(
             "La suppression de votre compte est annulée. Vous pouvez vous connecter à "
             "nouveau."))
     return render_template("privacy/cancel_deletion.html", token=token,
                            erase_on=deletion.erase_on(customer, g.realm.settings))
+
+
+def _confirmed() -> bool:
+    """A mail's link acts on its page's button only: mail scanners open links (GET)."""
+    return request.method == "POST" and FlaskForm().validate_on_submit()
+
+
+def _done(title: str, message: str, status: int = 200) -> tuple[str, int]:
+    return render_template("privacy/done.html", title=title, message=message), status
 
 
 # --- known devices ------------------------------------------------------------------------
@@ -230,14 +239,13 @@ def not_me_link(token: str) -> Any:
     """The new-device mail's "Ce n'était pas moi": a button confirms (mail scanners)."""
     customer = devices.customer_of_token(app_settings(), g.realm, token)
     if customer is None:
-        return render_template("privacy/done.html", title=_("Lien expiré"), message=_(
+        return _done(_("Lien expiré"), _(
             "Ce lien n'est plus valable. Si vous pensez que quelqu'un d'autre utilise votre "
-            "compte, utilisez « Mot de passe oublié ? » et prévenez votre agence.")), 410
-    if request.method == "POST" and FlaskForm().validate_on_submit():
+            "compte, utilisez « Mot de passe oublié ? » et prévenez votre agence."), 410)
+    if _confirmed():
         devices.not_me(app_settings(), g.realm, customer, issuer(), _locale())
         sign_out()
-        return render_template("privacy/done.html", title=_("Sessions fermées"),
-                               message=not_me_done())
+        return _done(_("Sessions fermées"), not_me_done())
     return render_template("privacy/not_me.html", token=token)
 
 
