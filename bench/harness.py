@@ -225,8 +225,9 @@ REALM = {
          "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
          "token_endpoint_auth_method": "client_secret_basic", "first_party": True,
          "scope": "openid profile email customer offline_access",
-         # As deployed (config/demo/realm.json): the portal verifies ES256 access tokens.
-         "access_token_signed_response_alg": "ES256"},
+         # As deployed (config/demo/realm.json): the portal verifies ES256 id_tokens and
+         # access tokens.
+         "id_token_signed_response_alg": "ES256", "access_token_signed_response_alg": "ES256"},
     ],
     "identity_providers": [],
 }

@@ -80,6 +80,13 @@ def configure_logging(json_lines: bool = True) -> None:
     is kept to warnings, the per-request lines below replace it.
     """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # The JSON line prints none of the caller's file and line, thread or process names:
+    # not collecting them is the logging module's documented optimisation (each request
+    # writes a line, so it counts on the token endpoint).
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)

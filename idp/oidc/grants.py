@@ -12,6 +12,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from sqlalchemy import bindparam
 
 from ..core import audit, tokens, ways_in
 from ..core.clients import AUTH_METHODS, CONFIDENTIAL_METHODS
@@ -23,34 +24,74 @@ _CODE = AuthorizationCode.__table__
 _TOKEN = Token.__table__
 
 
+# The two compare-and-swap statements, built once: constructing a statement costs more CPU
+# than running it on a hot path (SQLAlchemy caches the compiled SQL, not the statement
+# object). Parameter names differ from column names so none is taken for a SET value.
+_REDEEM = (
+    _CODE.update()
+    .where(_CODE.c.code_hash == bindparam("p_hash"), _CODE.c.client_pk == bindparam("p_client"),
+           _CODE.c.used_at.is_(None), _CODE.c.expires_at > bindparam("p_now"))
+    .values(used_at=bindparam("p_now")).returning(*_CODE.c)
+)
+#: What the refresh grant reads of the rotated row (not the whole row: each column
+#: returned costs a description entry and a conversion per call).
+_ROTATED_COLUMNS = ("id", "realm_id", "client_pk", "customer_id", "sid", "code_id",
+                    "family_id", "scope", "auth_time", "acr", "amr", "idp", "claims",
+                    "refresh_expires_at", "revoked_at")
+_ROTATE = (
+    _TOKEN.update()
+    .where(_TOKEN.c.refresh_hash == bindparam("p_hash"),
+           _TOKEN.c.client_pk == bindparam("p_client"),
+           _TOKEN.c.realm_id == bindparam("p_realm"),
+           _TOKEN.c.rotated_at.is_(None), _TOKEN.c.revoked_at.is_(None),
+           _TOKEN.c.refresh_expires_at > bindparam("p_now"))
+    .values(rotated_at=bindparam("p_now"))
+    .returning(*(_TOKEN.c[name] for name in _ROTATED_COLUMNS))
+)
+
+
 def redeem_code(code: str, client_pk: int) -> AuthorizationCode | None:
     """Mark the code used and return it, in one ``UPDATE … RETURNING``: the lookup *is* the
     compare-and-swap, so of two simultaneous redemptions exactly one gets the row. ``None``:
     unknown, another client's, expired, or already used (reuse is handled by the caller)."""
-    now = utcnow()
-    row = db.session.execute(
-        _CODE.update()
-        .where(_CODE.c.code_hash == tokens.digest(code), _CODE.c.client_pk == client_pk,
-               _CODE.c.used_at.is_(None), _CODE.c.expires_at > now)
-        .values(used_at=now).returning(*_CODE.c)
-    ).first()
+    row = db.session.connection().execute(_REDEEM, {
+        "p_hash": tokens.digest(code), "p_client": client_pk, "p_now": utcnow()}).first()
     # A detached (transient) object: Authlib's hooks read it, nothing flushes it.
     return AuthorizationCode(**row._mapping) if row is not None else None
 
 
-def rotate_refresh(refresh_token: str, client_pk: int, realm_id: int) -> Token | None:
+class RotatedToken:
+    """The refresh token row just rotated, as the refresh grant and the id_token read it
+    (Authlib's TokenMixin protocol); a plain object, not an ORM instance: nothing of it is
+    ever written back, and building an instance of a 20-column model costs more than the
+    rotation itself."""
+
+    __slots__ = _ROTATED_COLUMNS
+
+    def __init__(self, row: Any) -> None:
+        for name, value in zip(_ROTATED_COLUMNS, row, strict=True):
+            setattr(self, name, value)
+
+    def check_client(self, client: Any) -> bool:
+        return client.pk == self.client_pk
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_expired(self) -> bool:
+        return self.refresh_expires_at is None or self.refresh_expires_at <= utcnow()
+
+
+def rotate_refresh(refresh_token: str, client_pk: int, realm_id: int) -> RotatedToken | None:
     """Rotate a live refresh token of this client in one ``UPDATE … RETURNING`` (the
     lookup is the compare-and-swap: exactly one of two simultaneous uses wins)."""
-    now = utcnow()
-    row = db.session.execute(
-        _TOKEN.update()
-        .where(_TOKEN.c.refresh_hash == tokens.digest(refresh_token),
-               _TOKEN.c.client_pk == client_pk, _TOKEN.c.realm_id == realm_id,
-               _TOKEN.c.rotated_at.is_(None), _TOKEN.c.revoked_at.is_(None),
-               _TOKEN.c.refresh_expires_at > now)
-        .values(rotated_at=now).returning(*_TOKEN.c)
-    ).first()
-    return Token(**row._mapping) if row is not None else None
+    row = db.session.connection().execute(_ROTATE, {
+        "p_hash": tokens.digest(refresh_token), "p_client": client_pk, "p_realm": realm_id,
+        "p_now": utcnow()}).first()
+    return RotatedToken(row) if row is not None else None
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
@@ -97,7 +138,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> RotatedToken | None:
         client = self.request.client
         if client is None or len(refresh_token) > 128:
             return None
@@ -121,12 +162,12 @@ class RefreshGrant(grants.RefreshTokenGrant):
         db.session.commit()
         return None
 
-    def authenticate_user(self, refresh_token: Token) -> Customer | None:
+    def authenticate_user(self, refresh_token: RotatedToken) -> Customer | None:
         customer = db.session.get(Customer, refresh_token.customer_id)
         # The one rule of who may still sign in (disabled, locked for good, deletion).
         return customer if ways_in.may_sign_in(customer) is None else None
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
+    def revoke_old_credential(self, refresh_token: RotatedToken) -> None:
         """Already rotated, atomically, when it was authenticated."""
 
 
