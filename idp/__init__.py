@@ -76,7 +76,9 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     session, about 5 % of a client-credentials grant's CPU less."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # No Cookie header at all (a client's back-channel call): not even the cookie parse.
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ
+                               or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -8,14 +8,15 @@ request object (``request.issued_jti``), not on ``g``.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 from typing import Any
 
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import UnsupportedGrantTypeError
+from authlib.oauth2.rfc6749.errors import InsecureTransportError, UnsupportedGrantTypeError
 from flask import Flask, current_app, g
 from flask import request as flask_request
 
@@ -49,11 +50,32 @@ class LeanOAuth2Request(FlaskOAuth2Request):
     """
 
     def __init__(self, request: Any) -> None:
-        OAuth2Request.__init__(self, request.method,
-                               f"{request.scheme}://{request.host}{request.path}",
-                               headers=request.headers)
-        self._request = request
+        # OAuth2Request.__init__ minus its https check, done here once per scheme and host.
+        self.method = request.method
+        self.uri = f"{request.scheme}://{request.host}{request.path}"
+        _check_transport(request.scheme, request.host, self.uri)
+        self.headers = request.headers
+        self._body = None
         self.payload = FlaskOAuth2Payload(request)
+        self.client = self.auth_method = self.user = None
+        self.authorization_code = self.refresh_token = self.credential = None
+        self._scope = None
+        self._request = request
+
+
+#: Authlib's https verdict per (scheme, host): a URL parse and an address parse per
+#: grant otherwise. Bounded: the Host header is the caller's to choose.
+_TRANSPORT_OK: dict[tuple[str, str], bool] = {}
+
+
+def _check_transport(scheme: str, host: str, uri: str) -> None:
+    verdict = _TRANSPORT_OK.get((scheme, host))
+    if verdict is None:
+        verdict = is_secure_transport(uri)
+        if len(_TRANSPORT_OK) < 64 and not os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
+            _TRANSPORT_OK[(scheme, host)] = verdict
+    if not verdict:
+        raise InsecureTransportError()
 
 
 class RealmAuthorizationServer(AuthorizationServer):
