@@ -28,12 +28,15 @@ and never removing the customer's last way in.
 
 from __future__ import annotations
 
+import base64
+import importlib
 import ipaddress
 import json
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -49,34 +52,40 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    parse_authentication_credential_json,
-    parse_registration_credential_json,
-)
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    CredentialDeviceType,
-    PublicKeyCredentialDescriptor,
-    PublicKeyCredentialHint,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from . import ways_in
 from .db import db
 from .models import Customer, utcnow
+
+
+def _webauthn() -> SimpleNamespace:
+    """py_webauthn, imported on the first passkey ceremony rather than with the app.
+
+    Why: it brings pyasn1, pyOpenSSL and cbor2, about 6 MiB in every server worker, most
+    of which only answer token grants (issue 21: a worker under 128 MiB). One namespace
+    of what this module uses, built once.
+    """
+    global _LIB
+    if _LIB is None:
+        lib = importlib.import_module("webauthn")
+        helpers = importlib.import_module("webauthn.helpers")
+        structs = importlib.import_module("webauthn.helpers.structs")
+        _LIB = SimpleNamespace(
+            lib=lib, helpers=helpers, structs=structs,
+            error=importlib.import_module("webauthn.helpers.exceptions").WebAuthnException)
+    return _LIB
+
+
+_LIB: SimpleNamespace | None = None
+
+
+def bytes_to_base64url(value: bytes) -> str:
+    """Base64url without padding (WebAuthn's encoding of ids and challenges)."""
+    return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
+
+
+def base64url_to_bytes(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 __all__ = [
     "CHALLENGE_LIFETIME",
@@ -431,7 +440,8 @@ def registration_options(
     challenge = PasskeyChallenge.new("registration", customer.realm_id, customer.id, now,
                                      lifetime)
     existing = list_passkeys(customer)
-    options = generate_registration_options(
+    w = _webauthn()
+    options = w.lib.generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
         user_id=_user_handle(customer),
@@ -439,23 +449,25 @@ def registration_options(
         user_display_name=customer.display_name,
         challenge=challenge.challenge,
         timeout=int(lifetime.total_seconds() * 1000),
-        attestation=AttestationConveyancePreference.NONE,
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.REQUIRED,
+        attestation=w.structs.AttestationConveyancePreference.NONE,
+        authenticator_selection=w.structs.AuthenticatorSelectionCriteria(
+            resident_key=w.structs.ResidentKeyRequirement.REQUIRED,
+            user_verification=w.structs.UserVerificationRequirement.REQUIRED,
         ),
         exclude_credentials=[
-            PublicKeyCredentialDescriptor(id=p.credential_id, transports=_transports(p))
+            w.structs.PublicKeyCredentialDescriptor(id=p.credential_id,
+                                                    transports=_transports(p))
             for p in existing
         ],
-        hints=[PublicKeyCredentialHint.CLIENT_DEVICE],
+        hints=[w.structs.PublicKeyCredentialHint.CLIENT_DEVICE],
     )
-    return json.loads(options_to_json(options)), challenge
+    return json.loads(w.lib.options_to_json(options)), challenge
 
 
-def _transports(passkey: Passkey) -> list[AuthenticatorTransport] | None:
-    known = {t.value for t in AuthenticatorTransport}
-    values = [AuthenticatorTransport(t) for t in passkey.transports or [] if t in known]
+def _transports(passkey: Passkey) -> list[Any] | None:
+    transport = _webauthn().structs.AuthenticatorTransport
+    known = {t.value for t in transport}
+    values = [transport(t) for t in passkey.transports or [] if t in known]
     return values or None
 
 
@@ -475,9 +487,10 @@ def verify_registration(
     flushes the row; the caller commits.
     """
     expected = _take(challenge, "registration", customer.realm_id, customer.id, now)
+    w = _webauthn()
     try:
-        parsed = parse_registration_credential_json(credential)
-        verified = verify_registration_response(
+        parsed = w.helpers.parse_registration_credential_json(credential)
+        verified = w.lib.verify_registration_response(
             credential=parsed,
             expected_challenge=expected,
             expected_rp_id=rp.id,
@@ -485,7 +498,7 @@ def verify_registration(
             require_user_presence=True,
             require_user_verification=True,
         )
-    except WebAuthnException as exc:
+    except w.error as exc:
         raise PasskeyError("invalid_response", str(exc)) from exc
     except (ValueError, TypeError, KeyError) as exc:  # malformed input the library let by
         raise PasskeyError("invalid_response", f"malformed: {exc}") from exc
@@ -511,7 +524,8 @@ def verify_registration(
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         transports=[t.value for t in parsed.response.transports or []],
-        backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
+        backup_eligible=(verified.credential_device_type
+                         == w.structs.CredentialDeviceType.MULTI_DEVICE),
         backup_state=bool(verified.credential_backed_up),
         aaguid=aaguid,
         name=_clean_name(name) if name else (device_name(aaguid) or default_name(customer.locale)),
@@ -563,14 +577,15 @@ def authentication_options(
     mediation), so the page need not know, nor reveal, who is signing in.
     """
     challenge = PasskeyChallenge.new("authentication", realm_id, None, now, lifetime)
-    options = generate_authentication_options(
+    w = _webauthn()
+    options = w.lib.generate_authentication_options(
         rp_id=rp.id,
         challenge=challenge.challenge,
         timeout=int(lifetime.total_seconds() * 1000),
         allow_credentials=[],
-        user_verification=UserVerificationRequirement.REQUIRED,
+        user_verification=w.structs.UserVerificationRequirement.REQUIRED,
     )
-    return json.loads(options_to_json(options)), challenge
+    return json.loads(w.lib.options_to_json(options)), challenge
 
 
 def verify_authentication(
@@ -590,9 +605,10 @@ def verify_authentication(
     """
     moment = now or utcnow()
     expected = _take(challenge, "authentication", realm_id, None, moment)
+    w = _webauthn()
     try:
-        parsed = parse_authentication_credential_json(credential)
-    except WebAuthnException as exc:
+        parsed = w.helpers.parse_authentication_credential_json(credential)
+    except w.error as exc:
         raise PasskeyError("invalid_response", str(exc)) from exc
     except (ValueError, TypeError, KeyError) as exc:
         raise PasskeyError("invalid_response", f"malformed: {exc}") from exc
@@ -614,7 +630,7 @@ def verify_authentication(
         raise PasskeyError("recovery_pending")
 
     try:
-        verified = verify_authentication_response(
+        verified = w.lib.verify_authentication_response(
             credential=parsed,
             expected_challenge=expected,
             expected_rp_id=rp.id,
@@ -623,7 +639,7 @@ def verify_authentication(
             credential_current_sign_count=0,  # checked below, after the signature
             require_user_verification=True,
         )
-    except WebAuthnException as exc:
+    except w.error as exc:
         raise PasskeyError("invalid_response", str(exc)) from exc
     except (ValueError, TypeError, KeyError) as exc:
         raise PasskeyError("invalid_response", f"malformed: {exc}") from exc
@@ -632,7 +648,8 @@ def verify_authentication(
     if (verified.new_sign_count > 0 or stored > 0) and verified.new_sign_count <= stored:
         raise PasskeyError("counter_regression",
                            f"sign count {verified.new_sign_count} after {stored}")
-    eligible = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
+    eligible = (verified.credential_device_type
+                == w.structs.CredentialDeviceType.MULTI_DEVICE)
     if eligible != bool(passkey.backup_eligible):
         raise PasskeyError("backup_eligibility_changed")
 
