@@ -46,7 +46,18 @@ def _retry_on_fresh_connection(state: Any) -> Any:
 
 def insert_ignoring_duplicates(table: Any, values: dict[str, Any]) -> None:
     """``INSERT … ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): write a row that may
-    already exist without reading first, and without failing a concurrent twin."""
+    already exist without reading first, and without failing a concurrent twin.
+
+    The statement is built once per table, dialect and set of columns (it runs on every
+    code redemption): the values travel as parameters."""
     dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    key = (table.name, dialect, tuple(sorted(values)))
+    statement = _IGNORING.get(key)
+    if statement is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(table).on_conflict_do_nothing()
+        _IGNORING[key] = statement
+    db.session.execute(statement, values)
+
+
+_IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
