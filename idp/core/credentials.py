@@ -229,22 +229,46 @@ def _reserve(customer: Customer, policy: BruteForce) -> None:
             temporary_failures=Customer.temporary_failures + (1 if temp else 0),
             last_failure_at=now,
         )
-        .returning(Customer.failed_attempts, Customer.temporary_failures,
-                   Customer.locked_until, Customer.locked_permanently, Customer.enabled)
+        .returning(*(getattr(Customer, name) for name in _RESERVE_READS))
         .execution_options(synchronize_session=False)
     )
-    failed, temporary, locked_until, permanent, enabled = db.session.execute(stmt).one()
-    for name, value in (("failed_attempts", failed), ("temporary_failures", temporary),
-                        ("locked_until", locked_until), ("locked_permanently", permanent),
-                        ("enabled", enabled), ("last_failure_at", now)):
+    row = db.session.execute(stmt).one()
+    for name, value in zip(_RESERVE_READS, row, strict=True):
         set_committed_value(customer, name, value)
+    set_committed_value(customer, "last_failure_at", now)
 
 
-def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str) -> Attempt:
-    """Check ``login`` + ``password`` with lockout; commits the attempt's bookkeeping."""
+#: What the check reads of the customer after the reservation: read back by its UPDATE
+#: (the row as it stands once locked), so the commit that follows need not expire the
+#: customer and reload the whole row (:func:`commit_keeping_loaded`).
+_RESERVE_READS = ("failed_attempts", "temporary_failures", "locked_until",
+                  "locked_permanently", "enabled", "deletion_requested_at", "password_hash",
+                  "legacy_hash", "temporary_code_hash", "credential_version")
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: the sign-in's own rows (the
+    customer it just read and wrote in this transaction) are not read again by the
+    next step of the same request. Whatever a later request reads is read afresh."""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
+def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str,
+                 candidates: list[Customer] | None = None) -> Attempt:
+    """Check ``login`` + ``password`` with lockout; commits the attempt's bookkeeping.
+
+    ``candidates``: what :func:`find_customers` answered for ``login`` earlier in the same
+    transaction (the sign-in page looks the login up once for the deletion offer)."""
     policy = realm.settings.brute_force
     legacy = legacy_slot(realm.id)
-    candidates = find_customers(realm, login)
+    if candidates is None:
+        candidates = find_customers(realm, login)
     if len(candidates) != 1:
         # Unknown, or an address shared by several accounts (owner and tenant): one check
         # whatever the number of accounts, never one per account. A shared address does
@@ -260,7 +284,9 @@ def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str) 
     if outcome != "success":
         audit.record("login_failed", realm_id=realm.id, customer_id=customer.id,
                      reason=outcome)
-    db.session.commit()
+        db.session.commit()
+    else:
+        commit_keeping_loaded()  # the sign-in goes on with this customer
     metrics.sign_in("temporary_code" if attempt.used_temporary else
                     {"locked": "locked", "success": "success"}.get(outcome, "failure"))
     return attempt
@@ -273,7 +299,7 @@ def _guarded_check(cfg: AppSettings, customer: Customer, password: str, policy: 
     it back. Outcome: ``success``, ``locked`` or ``bad_password``; the caller commits."""
     if not is_locked(customer):
         _reserve(customer, policy)
-        db.session.commit()  # the reservation holds even if this worker dies mid-hash
+        commit_keeping_loaded()  # the reservation holds even if this worker dies mid-hash
     if is_locked(customer) or _over_budget(customer, policy):
         burn_time(cfg, password, legacy)
         _apply_lock(customer, policy)
@@ -439,7 +465,7 @@ def guarded(customer: Customer, policy: BruteForce, check: Callable[[], bool]) -
     back. ``success``, ``locked`` or ``bad_code``; the caller commits."""
     if not is_locked(customer):
         _reserve(customer, policy)
-        db.session.commit()
+        commit_keeping_loaded()
     if is_locked(customer):
         _apply_lock(customer, policy)
         return "locked"

@@ -17,6 +17,7 @@ from flask import current_app, g, redirect, url_for
 from werkzeug.wrappers import Response
 
 from ..core import actions, interaction
+from ..core.credentials import commit_keeping_loaded
 from ..core.db import db
 from ..core.interaction import Interaction
 from ..core.models import Customer, SsoSession
@@ -105,8 +106,13 @@ def authenticated(customer: Customer, amr: list[str], idp: str | None = None,
     """A credential was proven: bind the sign-in state to the customer, then drain
     required actions. ``acr``: what the proof is worth ("2" for a passkey)."""
     ix = ensure_interaction()
+    # A state started just now is written here; held (the identity map holds rows only
+    # weakly) so that binding it finds it instead of reading it back.
+    new_rows = list(db.session.new)
+    db.session.flush()
     interaction.authenticated(ix, customer, amr, idp, used_temporary, acr=acr)
-    db.session.commit()
+    del new_rows
+    commit_keeping_loaded()  # next_step re-checks this customer: no need to read it again
     return next_step()
 
 
