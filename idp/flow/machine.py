@@ -17,7 +17,6 @@ from flask import current_app, g, redirect, url_for
 from werkzeug.wrappers import Response
 
 from ..core import actions, interaction
-from ..core.credentials import commit_keeping_loaded
 from ..core.db import db
 from ..core.interaction import Interaction
 from ..core.models import Customer, SsoSession
@@ -112,8 +111,13 @@ def authenticated(customer: Customer, amr: list[str], idp: str | None = None,
     db.session.flush()
     interaction.authenticated(ix, customer, amr, idp, used_temporary, acr=acr)
     del new_rows
-    commit_keeping_loaded()  # next_step re-checks this customer: no need to read it again
-    return next_step()
+    # One transaction with what follows: a sign-in owing nothing completes at once
+    # (complete() commits the binding with the session, or rolls both back if another
+    # request completed this state first); otherwise the bound state is committed here,
+    # before the browser goes to the page it owes.
+    response = next_step()
+    db.session.commit()
+    return response
 
 
 def pending_customer() -> Customer | None:
