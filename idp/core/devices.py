@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, exists, func, update
 
 from . import audit, journey, logout, mails
 from .db import db
@@ -26,6 +27,9 @@ from .settings import AppSettings
 #: How long the "Ce n'était pas moi" link of a mail works.
 NOT_ME_LIFETIME = 7 * 24 * 3600
 MAIL_INTERVAL = timedelta(days=1)
+#: Browsers remembered per customer: the least recently seen beyond are forgotten (one of
+#: them signing in again is a new device, mailed about as such).
+MAX_DEVICES = 50
 _COOKIE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 # (pattern, label), first match wins: Edge and Opera also say "Chrome", Chrome says "Safari".
@@ -70,35 +74,66 @@ def signed_in(cfg: AppSettings, realm: RealmInfo, customer: Customer, cookie: st
               user_agent: str | None, ip: str | None, *, first_sign_in: bool,
               locale: str | None = None, now: datetime | None = None) -> Seen:
     """Record a completed sign-in from the browser holding ``cookie``; the caller
-    commits and (re)sets the cookie."""
+    commits and (re)sets the cookie.
+
+    Constant cost whatever the number of browsers the customer ever used: a known
+    browser is one ``UPDATE`` of its own row; a new one is one read (a count stopped at
+    :data:`MAX_DEVICES`, one ``EXISTS``), one ``INSERT``, and at the cap one ``DELETE`` of
+    the least recently seen (cookie-less sign-ins would otherwise grow the list, and every
+    read of it, without end).
+    """
     now = now or utcnow()
-    raw = cookie if valid_cookie(cookie) else new_cookie()
-    assert raw is not None
-    known = db.session.execute(db.select(KnownDevice).filter_by(
-        customer_id=customer.id)).scalars().all()
+    if cookie is not None and valid_cookie(cookie):
+        seen = db.session.execute(
+            update(KnownDevice).where(KnownDevice.customer_id == customer.id,
+                                      KnownDevice.device_hash == digest(cookie))
+            .values(last_seen=now).execution_options(synchronize_session=False)
+        ).rowcount
+        if seen:
+            return Seen(cookie, None)
+        raw = cookie  # a valid cookie this customer never used: a new device for them
+    else:
+        raw = new_cookie()
     label = describe(user_agent)[:120]
-    mine = next((d for d in known if d.device_hash == digest(raw)), None)
-    if mine is not None:
-        mine.last_seen = now
-        return Seen(raw, None)
-    row = KnownDevice(realm_id=customer.realm_id, customer_id=customer.id,
-                      device_hash=digest(raw), label=label, first_seen=now, last_seen=now)
-    db.session.add(row)
-    if first_sign_in or not known:
-        return Seen(raw, None)
+    mine = KnownDevice.customer_id == customer.id
+    # How many browsers (counted up to the cap only) and whether this kind was mailed today.
+    capped = db.select(KnownDevice.id).where(mine).limit(MAX_DEVICES).subquery()
+    count, mailed_today = db.session.execute(db.select(
+        db.select(func.count()).select_from(capped).scalar_subquery(),
+        exists().where(mine, KnownDevice.label == label,
+                       KnownDevice.last_mail_at > now - MAIL_INTERVAL))).one()
+    any_known = count > 0
+    mail_at = None
     # A browser whose cookie was cleared is new again: one mail a day per browser kind.
-    if any(d.label == label and d.last_mail_at and now - d.last_mail_at < MAIL_INTERVAL
-           for d in known):
+    notify = not (first_sign_in or not any_known or mailed_today)
+    if notify and realm.settings.new_device_mail and customer.email and customer.email_verified:
+        mail_at = now
+    if count >= MAX_DEVICES:
+        _prune(customer.id)
+    db.session.add(KnownDevice(realm_id=customer.realm_id, customer_id=customer.id,
+                               device_hash=digest(raw), label=label, first_seen=now,
+                               last_seen=now, last_mail_at=mail_at))
+    if not notify:
         return Seen(raw, None)
     audit.record("new_device_signed_in", realm_id=customer.realm_id, customer_id=customer.id,
                  device=label)
-    if not realm.settings.new_device_mail or not customer.email or not customer.email_verified:
+    if mail_at is None:
         return Seen(raw, None)
-    row.last_mail_at = now
     mail = mails.notify(realm, customer, customer.email, "new_device", locale,
                         when=now.strftime("%d/%m/%Y %H:%M"), device=label, ip=ip or "?",
                         link=not_me_link(cfg, realm, customer))
     return Seen(raw, mail)
+
+
+def _prune(customer_id: int) -> None:
+    """Make room for one more browser: keep the customer's ``MAX_DEVICES - 1`` most
+    recently seen (one statement, sorting at most :data:`MAX_DEVICES` rows)."""
+    keep = (db.select(KnownDevice.id).where(KnownDevice.customer_id == customer_id)
+            .order_by(KnownDevice.last_seen.desc(), KnownDevice.id.desc())
+            .limit(MAX_DEVICES - 1).scalar_subquery())
+    db.session.execute(delete(KnownDevice).where(KnownDevice.customer_id == customer_id,
+                                                 KnownDevice.id.not_in(keep))
+                       .execution_options(synchronize_session=False))
 
 
 # --- "Ce n'était pas moi" ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from . import audit, devices, ways_in
 from .db import db
-from .models import Customer, SsoSession, utcnow
+from .models import Customer, SsoSession, random_id, utcnow
 from .settings import RealmSettings
 
 
@@ -52,6 +52,7 @@ def start(customer: Customer, amr: list[str], idp: str | None, *, user_agent: st
             previous.ended_at = utcnow()
     now = int(time.time())
     row = SsoSession(
+        id=random_id(),  # known now: the row is written with the sign-in's other rows
         realm_id=customer.realm_id,
         customer_id=customer.id,
         auth_time=now,
@@ -63,7 +64,6 @@ def start(customer: Customer, amr: list[str], idp: str | None, *, user_agent: st
         ip=ip,
     )
     db.session.add(row)
-    db.session.flush()
     audit.record("login", realm_id=customer.realm_id, customer_id=customer.id, amr=amr, idp=idp,
                  acr=acr, device=devices.describe(user_agent))
     return row

@@ -32,7 +32,10 @@ def password_step(form: LoginForm, veto: Veto | None = None) -> tuple[object | N
         if limits.failures_exhausted():
             form.password.data = ""
             return None, texts.too_many_failures()
-        attempt = authenticate(app_settings(), g.realm, form.login.data, form.password.data)
+        looked_up = g.pop("sign_in_candidates", None)  # by a login interceptor, if any
+        candidates = looked_up[1] if looked_up and looked_up[0] == form.login.data else None
+        attempt = authenticate(app_settings(), g.realm, form.login.data, form.password.data,
+                               candidates)
         if attempt.customer is not None:
             refusal = veto(attempt.customer) if veto else None
             if refusal is not None:

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from ..core import deletion, devices, email_code, interaction
+from ..core import credentials, deletion, devices, email_code, interaction
 from ..core.db import db
 from ..core.interaction import Interaction
 from ..core.models import Customer, SsoSession
@@ -140,7 +140,10 @@ def deletion_sign_in(form: LoginForm) -> Any:
     cancel offer (a wrong one gets the usual answer); None for every other sign-in."""
     if request.method != "POST" or not form.validate_on_submit():
         return None
-    if not deletion.pending_for(g.realm, form.login.data):
+    # One look-up for both: the password step reuses it (same login, same transaction).
+    found = credentials.find_customers(g.realm, form.login.data)
+    g.sign_in_candidates = (form.login.data, found)
+    if len(found) != 1 or not deletion.pending(found[0]):
         return None
     if limits.failures_exhausted():
         return _login_page(form.login.data, texts.too_many_failures(), 401)
