@@ -11,22 +11,16 @@ parallel guesses cannot outrun the lockout.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
-import mmap
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import bcrypt
-from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from argon2.low_level import ffi as argon2_ffi
-from argon2.low_level import lib as argon2_lib
 from sqlalchemy import case, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -50,93 +44,9 @@ def _argon2_ok(cfg: AppSettings, stored: str | None, password: str) -> bool:
     if not stored:
         return False
     try:
-        if stored.startswith("$argon2id$") and _HUGE_PAGES:
-            return _verify_argon2id(stored, password.encode())
         return cfg.hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-# --- argon2id's working memory -------------------------------------------------------------
-# Each check fills a fresh block of ``m`` KiB (19 MiB by default). The server hands blocks
-# that large back to the system at once (config/serve.py keeps the worker's RSS low), so
-# every check maps 19 MiB anew: ~4,900 page faults of 4 KiB, measured ~10 ms of kernel CPU
-# per sign-in, a third of it. The same check run in a block mapped by the argon2
-# reference code's own allocation hooks, asking for transparent huge pages (2 MiB: a few
-# dozen faults), costs about the hash alone and still gives the memory back at once.
-# Where huge pages are not offered, madvise is a no-op: the cost is that of the default.
-
-_blocks: dict[int, tuple[mmap.mmap, Any]] = {}
-_blocks_lock = threading.Lock()
-
-
-_HUGE = 2 << 20  # a transparent huge page (x86-64, arm64 with 4 KiB pages)
-
-
-def _allocate_block(memory: Any, size: int) -> int:
-    """argon2's allocation hook: an anonymous private mapping advised for huge pages,
-    the block starting on a huge-page boundary (so every page of it can be one). On
-    failure ``*memory`` stays NULL, which argon2 reports as an allocation error."""
-    block = mmap.mmap(-1, size + _HUGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    with contextlib.suppress(OSError):
-        block.madvise(mmap.MADV_HUGEPAGE)
-    pointer = argon2_ffi.from_buffer(block)
-    start = int(argon2_ffi.cast("uintptr_t", pointer))
-    aligned = pointer + (-start % _HUGE)
-    with _blocks_lock:
-        _blocks[int(argon2_ffi.cast("uintptr_t", aligned))] = (block, pointer)
-    memory[0] = argon2_ffi.cast("uint8_t *", aligned)
-    return 0
-
-
-def _free_block(memory: Any, _size: int) -> None:
-    """argon2's release hook (it wipes the block first): unmap it."""
-    with _blocks_lock:
-        block, pointer = _blocks.pop(int(argon2_ffi.cast("uintptr_t", memory)))
-    argon2_ffi.release(pointer)
-    block.close()
-
-
-try:
-    _HOOKS = (argon2_ffi.callback("int(uint8_t **, size_t)", _allocate_block,
-                                  error=argon2_lib.ARGON2_MEMORY_ALLOCATION_ERROR),
-              argon2_ffi.callback("void(uint8_t *, size_t)", _free_block))
-    _HUGE_PAGES = hasattr(mmap, "MADV_HUGEPAGE")
-except (MemoryError, RuntimeError):  # no executable callbacks here: the default path
-    _HUGE_PAGES = False
-
-
-def _b64(part: str) -> bytes:
-    return base64.b64decode(part + "=" * (-len(part) % 4), validate=True)
-
-
-def _verify_argon2id(stored: str, password: bytes) -> bool:
-    """What ``PasswordHasher.verify`` does for an argon2id hash (recompute with the
-    hash's own parameters and salt, compare in constant time), in a block from the hooks
-    above. Raises :class:`InvalidHashError` for an unreadable hash."""
-    params = extract_parameters(stored)  # validates the parameter part
-    parts = stored.split("$")
-    try:
-        salt, expected = _b64(parts[4]), _b64(parts[5])
-    except (IndexError, ValueError) as exc:
-        raise InvalidHashError(stored) from exc
-    if len(parts) != 6 or not salt or not expected:
-        raise InvalidHashError(stored)
-    out = argon2_ffi.new("uint8_t[]", len(expected))
-    pwd = argon2_ffi.new("uint8_t[]", password)
-    salt_buf = argon2_ffi.new("uint8_t[]", salt)
-    ctx = argon2_ffi.new("argon2_context *", {
-        "out": out, "outlen": len(expected), "pwd": pwd, "pwdlen": len(password),
-        "salt": salt_buf, "saltlen": len(salt), "secret": argon2_ffi.NULL, "secretlen": 0,
-        "ad": argon2_ffi.NULL, "adlen": 0, "t_cost": params.time_cost,
-        "m_cost": params.memory_cost, "lanes": params.parallelism,
-        "threads": params.parallelism, "version": params.version,
-        "allocate_cbk": _HOOKS[0], "free_cbk": _HOOKS[1],
-        "flags": argon2_lib.ARGON2_DEFAULT_FLAGS})
-    result = argon2_lib.argon2_ctx(ctx, argon2_lib.Argon2_id)
-    if result != argon2_lib.ARGON2_OK:
-        raise VerificationError(argon2_ffi.string(argon2_lib.argon2_error_message(result)))
-    return hmac.compare_digest(bytes(out), expected)
 
 
 _dummy: dict[tuple[int, int, int], str] = {}
