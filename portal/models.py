@@ -18,10 +18,13 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
+    literal_column,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -104,23 +107,43 @@ class Customer(db.Model):
         )
 
 
-def summary(issuer: str, customer_id: str) -> Any | None:
-    """What ``GET /api/v1/me`` shows, in one round trip: the name, the balance, the number
-    of open interventions and the agency (columns ``display_name``, ``balance``,
-    ``open_interventions``, ``agency_code``, ``agency_name``, ``agency_phone``)."""
+def _summary_statement() -> Select[Any]:
+    """The statement behind :func:`summary`, built once: the literals are inlined and the
+    two keys are named bind parameters, so every call hits the compiled-statement cache
+    with the same cache key and builds no expression objects."""
     balance = (select(func.coalesce(func.sum(LedgerEntry.credit_cents
-                                             - LedgerEntry.debit_cents), 0))
+                                             - LedgerEntry.debit_cents), literal_column("0")))
                .where(LedgerEntry.customer_pk == Customer.id).scalar_subquery())
     open_count = (select(func.count()).select_from(Intervention)
                   .where(Intervention.customer_pk == Customer.id,
-                         Intervention.status == "en_cours").scalar_subquery())
-    return db.session.execute(
-        select(Customer.display_name, balance.label("balance"),
-               open_count.label("open_interventions"), Agency.code.label("agency_code"),
-               Agency.name.label("agency_name"), Agency.phone.label("agency_phone"))
-        .outerjoin(Agency, Agency.id == Customer.agency_id)
-        .where(Customer.issuer == issuer, Customer.customer_id == customer_id)
-    ).first()
+                         Intervention.status == literal_column("'en_cours'")).scalar_subquery())
+    return (select(Customer.display_name, balance.label("balance"),
+                   open_count.label("open_interventions"), Agency.code.label("agency_code"),
+                   Agency.name.label("agency_name"), Agency.phone.label("agency_phone"))
+            .outerjoin(Agency, Agency.id == Customer.agency_id)
+            .where(Customer.issuer == bindparam("issuer"),
+                   Customer.customer_id == bindparam("customer_id")))
+
+
+_SUMMARY: list[Select[Any]] = []  # built on first use, once the mappers are configured
+
+
+def summary(issuer: str, customer_id: str) -> Any | None:
+    """What ``GET /api/v1/me`` shows, in one round trip: the name, the balance, the number
+    of open interventions and the agency (columns ``display_name``, ``balance``,
+    ``open_interventions``, ``agency_code``, ``agency_name``, ``agency_phone``).
+
+    Why a Core connection in autocommit rather than ``db.session``: the busiest API call
+    is one read. The ORM session would wrap it in a transaction that its teardown rolls
+    back (a second round trip) and add its own bookkeeping; a plain connection reads the
+    row as a tuple and goes back to the pool with nothing to undo.
+    """
+    if not _SUMMARY:
+        _SUMMARY.append(_summary_statement())
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(
+            _SUMMARY[0], {"issuer": issuer, "customer_id": customer_id}
+        ).first()
 
 
 class _Owned:
