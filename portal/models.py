@@ -9,7 +9,8 @@ keep sums exact.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import weakref
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -27,6 +28,8 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -107,10 +110,21 @@ class Customer(db.Model):
         )
 
 
+class Summary(NamedTuple):
+    """The row of :func:`summary` (``None`` members when the portal has no agency for the
+    customer)."""
+
+    display_name: str | None
+    balance: int
+    open_interventions: int
+    agency_code: str | None
+    agency_name: str | None
+    agency_phone: str | None
+
+
 def _summary_statement() -> Select[Any]:
-    """The statement behind :func:`summary`, built once: the literals are inlined and the
-    two keys are named bind parameters, so every call hits the compiled-statement cache
-    with the same cache key and builds no expression objects."""
+    """The statement behind :func:`summary`: literals inlined, the two keys as named bind
+    parameters, so that it compiles to one fixed SQL string per dialect."""
     balance = (select(func.coalesce(func.sum(LedgerEntry.credit_cents
                                              - LedgerEntry.debit_cents), literal_column("0")))
                .where(LedgerEntry.customer_pk == Customer.id).scalar_subquery())
@@ -126,24 +140,84 @@ def _summary_statement() -> Select[Any]:
 
 
 _SUMMARY: list[Select[Any]] = []  # built on first use, once the mappers are configured
+# Per dialect: the compiled SQL and, for positional paramstyles (SQLite's qmark), the
+# order of the parameters; weak keys, so an engine disposed of takes its entry along.
+_COMPILED: weakref.WeakKeyDictionary[Dialect, tuple[str, tuple[str, ...] | None]] = (
+    weakref.WeakKeyDictionary())
 
 
-def summary(issuer: str, customer_id: str) -> Any | None:
-    """What ``GET /api/v1/me`` shows, in one round trip: the name, the balance, the number
-    of open interventions and the agency (columns ``display_name``, ``balance``,
-    ``open_interventions``, ``agency_code``, ``agency_name``, ``agency_phone``).
-
-    Why a Core connection in autocommit rather than ``db.session``: the busiest API call
-    is one read. The ORM session would wrap it in a transaction that its teardown rolls
-    back (a second round trip) and add its own bookkeeping; a plain connection reads the
-    row as a tuple and goes back to the pool with nothing to undo.
-    """
+def _statement() -> Select[Any]:
     if not _SUMMARY:
         _SUMMARY.append(_summary_statement())
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.execute(
-            _SUMMARY[0], {"issuer": issuer, "customer_id": customer_id}
-        ).first()
+    return _SUMMARY[0]
+
+
+def _compiled(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    entry = _COMPILED.get(dialect)
+    if entry is None:
+        compiled = _statement().compile(dialect=dialect)
+        if set(compiled.binds) != {"issuer", "customer_id"}:
+            raise RuntimeError("the summary statement must bind issuer and customer_id only")
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        entry = _COMPILED[dialect] = (compiled.string, order)
+    return entry
+
+
+def summary(issuer: str, customer_id: str) -> Summary | None:
+    """What ``GET /api/v1/me`` shows, in one round trip: the name, the balance, the number
+    of open interventions and the agency.
+
+    Why not ``db.session``: this is the busiest call of the API and it is one read. The
+    ORM session opens a transaction (``BEGIN``, then a ``ROLLBACK`` at teardown: two more
+    round trips) and SQLAlchemy's execution layer costs more CPU than the query itself.
+    Here the pooled driver connection runs the precompiled SQL in autocommit and goes back
+    to the pool with nothing to undo. Any driver error falls back to
+    :func:`_summary_through_core`, SQLAlchemy's own path, which retries once on a fresh
+    connection and, if the database is really down, raises the wrapped error (connection
+    invalidated, outage seen by ``shared.health``: a 503, as everywhere else).
+    """
+    engine = db.engine
+    params = {"issuer": issuer, "customer_id": customer_id}
+    try:
+        row = _summary_on_driver(engine, params)
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
+        row = _summary_through_core(engine, params)
+    return None if row is None else Summary(*row)
+
+
+def _summary_on_driver(engine: Engine, params: dict[str, str]) -> Any:
+    """The fast path: precompiled SQL on the pooled driver connection (the pool's checkout
+    test of ``shared.health.ping_when_idle`` still runs)."""
+    sql, order = _compiled(engine.dialect)
+    args: Any = params if order is None else tuple(params[name] for name in order)
+    # PostgreSQL drivers open a transaction before a SELECT; SQLite's does not.
+    autocommit = engine.dialect.name == "postgresql"
+    pooled = engine.raw_connection()
+    try:
+        driver: Any = pooled.driver_connection
+        if autocommit:
+            driver.autocommit = True
+        cursor = pooled.cursor()
+        try:
+            cursor.execute(sql, args)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if autocommit:
+            driver.autocommit = False  # as the pool and the ORM expect it back
+    except BaseException:
+        # Never hand a connection in an unknown state (autocommit on, broken) back out.
+        pooled.invalidate()
+        raise
+    finally:
+        pooled.close()
+    return row
+
+
+def _summary_through_core(engine: Engine, params: dict[str, str]) -> Any:
+    """The same read through SQLAlchemy Core, whose error handling is the reference."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(_statement(), params).first()
 
 
 class _Owned:
