@@ -8,7 +8,9 @@ keep sums exact.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import weakref
 from typing import Any, NamedTuple
 
@@ -169,10 +171,10 @@ def summary(issuer: str, customer_id: str) -> Summary | None:
 
     Why not ``db.session``: this is the busiest call of the API and it is one read. The
     ORM session opens a transaction (``BEGIN``, then a ``ROLLBACK`` at teardown: two more
-    round trips) and SQLAlchemy's execution layer costs more CPU than the query itself.
-    Here the pooled driver connection runs the precompiled SQL in autocommit and goes back
-    to the pool with nothing to undo. Any driver error falls back to
-    :func:`_summary_through_core`, SQLAlchemy's own path, which retries once on a fresh
+    round trips) and SQLAlchemy's execution layer and pool cost more CPU than the query
+    itself. Here the precompiled SQL runs on a driver connection in autocommit (see
+    :func:`_summary_on_driver`). Any driver error falls back to
+    :func:`_summary_through_core`, SQLAlchemy's own path, which reads on a pooled (tested)
     connection and, if the database is really down, raises the wrapped error (connection
     invalidated, outage seen by ``shared.health``: a 503, as everywhere else).
     """
@@ -185,32 +187,73 @@ def summary(issuer: str, customer_id: str) -> Summary | None:
     return None if row is None else Summary(*row)
 
 
-def _summary_on_driver(engine: Engine, params: dict[str, str]) -> Any:
-    """The fast path: precompiled SQL on the pooled driver connection (the pool's checkout
-    test of ``shared.health.ping_when_idle`` still runs)."""
-    sql, order = _compiled(engine.dialect)
-    args: Any = params if order is None else tuple(params[name] for name in order)
-    # PostgreSQL drivers open a transaction before a SELECT; SQLite's does not.
-    autocommit = engine.dialect.name == "postgresql"
-    pooled = engine.raw_connection()
+class _Reader(threading.local):
+    """This thread's PostgreSQL connection for :func:`summary`, taken out of the pool.
+
+    Why its own connection: checking a pooled connection out and back in (events, reset
+    rollback, autocommit switched on and off) cost more than the query. This one stays in
+    autocommit, so it never holds a transaction or a lock, and the driver keeps the
+    statement prepared. It is dropped at the first error (the caller then reads through
+    the pool) and reopened on the next call; one per server thread, beside the pool.
+    """
+
+    engine: Engine | None = None
+    connection: Any = None
+
+
+_READER = _Reader()
+
+
+def _drop_reader() -> None:
+    connection, _READER.engine, _READER.connection = _READER.connection, None, None
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+def _reader_for(engine: Engine) -> Any:
+    """This thread's reading connection for ``engine``, opened on first use."""
+    if _READER.engine is engine and _READER.connection is not None:
+        return _READER.connection
+    _drop_reader()  # another engine's (an app made anew, in tests)
+    pooled = engine.raw_connection()  # opened by the pool: same connect arguments
     try:
         driver: Any = pooled.driver_connection
-        if autocommit:
-            driver.autocommit = True
-        cursor = pooled.cursor()
+        pooled.detach()
+        driver.autocommit = True
+    except BaseException:
+        with contextlib.suppress(Exception):
+            pooled.close()
+        raise
+    _READER.engine, _READER.connection = engine, pooled
+    return pooled
+
+
+def _summary_on_driver(engine: Engine, params: dict[str, str]) -> Any:
+    """The fast path: the precompiled SQL on the driver, in autocommit (PostgreSQL: this
+    thread's own connection; SQLite, which opens no transaction for a SELECT: a pooled
+    one)."""
+    sql, order = _compiled(engine.dialect)
+    args: Any = params if order is None else tuple(params[name] for name in order)
+    if engine.dialect.name != "postgresql":
+        pooled = engine.raw_connection()
         try:
+            cursor = pooled.cursor()
             cursor.execute(sql, args)
             row = cursor.fetchone()
-        finally:
             cursor.close()
-        if autocommit:
-            driver.autocommit = False  # as the pool and the ORM expect it back
+        finally:
+            pooled.close()
+        return row
+    connection = _reader_for(engine)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql, args)
+        row = cursor.fetchone()
+        cursor.close()
     except BaseException:
-        # Never hand a connection in an unknown state (autocommit on, broken) back out.
-        pooled.invalidate()
+        _drop_reader()  # broken or in an unknown state: never reused
         raise
-    finally:
-        pooled.close()
     return row
 
 

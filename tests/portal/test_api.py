@@ -193,3 +193,28 @@ def test_api_ignores_the_browser_session(app, signed_in, op):
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
     assert signed_in.get("/api/v1/me").status_code == 401  # the cookie alone is no credential
+
+
+def test_me_survives_a_reading_connection_closed_under_it(app, client, op):
+    # A database restart kills the thread's reading connection (PostgreSQL; SQLite reads
+    # on pooled connections): that call reads through the pool, the next one reconnects.
+    from portal import models
+
+    headers = bearer(op.access_token("100001"))
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    reader = models._READER.connection
+    if reader is not None:
+        from sqlalchemy import text
+
+        from portal.extensions import db
+
+        with app.app_context():
+            db.session.execute(text("SELECT pg_terminate_backend(:pid)"),
+                               {"pid": reader.dbapi_connection.info.backend_pid})
+            db.session.commit()
+    for _ in range(2):
+        response = client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 200
+        assert response.get_json()["balance"]["amount_cents"] == 123456
+    if reader is not None:
+        assert models._READER.connection is not reader  # the dead one was dropped
