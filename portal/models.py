@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import time
 import weakref
 from typing import Any, NamedTuple
 
@@ -180,10 +181,16 @@ def summary(issuer: str, customer_id: str) -> Summary | None:
     """
     engine = db.engine
     params = {"issuer": issuer, "customer_id": customer_id}
-    try:
-        row = _summary_on_driver(engine, params)
-    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
-        row = _summary_through_core(engine, params)
+    if _READER.resting_until.get(engine, 0.0) <= time.monotonic():
+        try:
+            row = _summary_on_driver(engine, params)
+        except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
+            # While the database is unreachable, one connection attempt per call is
+            # enough: this thread reads through SQLAlchemy for a few seconds.
+            _READER.resting_until = {engine: time.monotonic() + READER_REST_SECONDS}
+        else:
+            return None if row is None else Summary(*row)
+    row = _summary_through_core(engine, params)
     return None if row is None else Summary(*row)
 
 
@@ -199,9 +206,12 @@ class _Reader(threading.local):
 
     engine: Engine | None = None
     connection: Any = None
+    # After a failure of the fast path: until when this thread leaves it alone.
+    resting_until: dict[Engine, float] = {}  # replaced, never mutated
 
 
 _READER = _Reader()
+READER_REST_SECONDS = 5.0
 
 
 def _drop_reader() -> None:

@@ -197,7 +197,8 @@ def test_api_ignores_the_browser_session(app, signed_in, op):
 
 def test_me_survives_a_reading_connection_closed_under_it(app, client, op):
     # A database restart kills the thread's reading connection (PostgreSQL; SQLite reads
-    # on pooled connections): that call reads through the pool, the next one reconnects.
+    # on pooled connections): the calls read through the pool for a few seconds, then
+    # the thread opens a new one.
     from portal import models
 
     headers = bearer(op.access_token("100001"))
@@ -217,4 +218,26 @@ def test_me_survives_a_reading_connection_closed_under_it(app, client, op):
         assert response.status_code == 200
         assert response.get_json()["balance"]["amount_cents"] == 123456
     if reader is not None:
-        assert models._READER.connection is not reader  # the dead one was dropped
+        assert models._READER.connection is None  # the dead one was dropped
+        models._READER.resting_until = {}  # the few seconds are over
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        assert models._READER.connection not in (None, reader)
+
+
+def test_me_leaves_the_fast_path_alone_for_a_while_after_a_failure(app, client, op,
+                                                                    monkeypatch):
+    # During an outage each call makes one connection attempt, not two.
+    from portal import models
+
+    calls = []
+
+    def failing(engine, params):
+        calls.append(1)
+        raise engine.dialect.loaded_dbapi.OperationalError("server closed the connection")
+
+    monkeypatch.setattr(models, "_summary_on_driver", failing)
+    monkeypatch.setattr(models._READER, "resting_until", {})
+    headers = bearer(op.access_token("100001"))
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert len(calls) == 1
