@@ -21,7 +21,7 @@ from shared.security import init_security_headers
 from .extensions import babel, csrf, db, migrate
 from .money import format_amount
 from .oidc_client import OIDCClient
-from .sessions import ServerSessionInterface
+from .sessions import API_PATH_PREFIX, ServerSessionInterface
 
 DEFAULTS: dict[str, Any] = {
     "OIDC_ISSUER": "http://127.0.0.1:5100/realms/paris-ile-de-france",
@@ -78,6 +78,29 @@ def _require_secret_key(app: Flask) -> None:
     app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
 
 
+def _gate_browser_hooks(app: Flask) -> None:
+    """Run the app-wide ``before_request`` hooks registered so far (CSRF check, token
+    renewal, Internet Explorer gate, session-store outage) on every path but the API's.
+
+    Why: they all serve the browser pages. A bearer-token API call has no form to check,
+    no session tokens to renew and no page to show: one prefix test replaces four hooks.
+    Hooks meant for every request (request ids, shared ``init_*``) are registered after
+    this point and stay app-wide.
+    """
+    hooks = app.before_request_funcs.pop(None, [])
+
+    def browser_hooks() -> Any:
+        if request.path.startswith(API_PATH_PREFIX):
+            return None
+        for hook in hooks:
+            answer = app.ensure_sync(hook)()
+            if answer is not None:
+                return answer
+        return None
+
+    app.before_request_funcs.setdefault(None, []).append(browser_hooks)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the portal app. ``PORTAL_X`` environment variables set the setting ``X``."""
     app = Flask(__name__, instance_relative_config=True)
@@ -127,6 +150,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
     errors.init_app(app)
+    _gate_browser_hooks(app)
     # Probes, /metrics, request ids (forwarded to the idp) and JSON request lines.
     with app.app_context():
         health.ping_when_idle(db.engine)

@@ -8,8 +8,12 @@ keep sums exact.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from typing import Any
+import threading
+import time
+import weakref
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -18,12 +22,17 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
+    literal_column,
     select,
 )
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -104,23 +113,164 @@ class Customer(db.Model):
         )
 
 
-def summary(issuer: str, customer_id: str) -> Any | None:
-    """What ``GET /api/v1/me`` shows, in one round trip: the name, the balance, the number
-    of open interventions and the agency (columns ``display_name``, ``balance``,
-    ``open_interventions``, ``agency_code``, ``agency_name``, ``agency_phone``)."""
+class Summary(NamedTuple):
+    """The row of :func:`summary` (``None`` members when the portal has no agency for the
+    customer)."""
+
+    display_name: str | None
+    balance: int
+    open_interventions: int
+    agency_code: str | None
+    agency_name: str | None
+    agency_phone: str | None
+
+
+def _summary_statement() -> Select[Any]:
+    """The statement behind :func:`summary`: literals inlined, the two keys as named bind
+    parameters, so that it compiles to one fixed SQL string per dialect."""
     balance = (select(func.coalesce(func.sum(LedgerEntry.credit_cents
-                                             - LedgerEntry.debit_cents), 0))
+                                             - LedgerEntry.debit_cents), literal_column("0")))
                .where(LedgerEntry.customer_pk == Customer.id).scalar_subquery())
     open_count = (select(func.count()).select_from(Intervention)
                   .where(Intervention.customer_pk == Customer.id,
-                         Intervention.status == "en_cours").scalar_subquery())
-    return db.session.execute(
-        select(Customer.display_name, balance.label("balance"),
-               open_count.label("open_interventions"), Agency.code.label("agency_code"),
-               Agency.name.label("agency_name"), Agency.phone.label("agency_phone"))
-        .outerjoin(Agency, Agency.id == Customer.agency_id)
-        .where(Customer.issuer == issuer, Customer.customer_id == customer_id)
-    ).first()
+                         Intervention.status == literal_column("'en_cours'")).scalar_subquery())
+    return (select(Customer.display_name, balance.label("balance"),
+                   open_count.label("open_interventions"), Agency.code.label("agency_code"),
+                   Agency.name.label("agency_name"), Agency.phone.label("agency_phone"))
+            .outerjoin(Agency, Agency.id == Customer.agency_id)
+            .where(Customer.issuer == bindparam("issuer"),
+                   Customer.customer_id == bindparam("customer_id")))
+
+
+_SUMMARY: list[Select[Any]] = []  # built on first use, once the mappers are configured
+# Per dialect: the compiled SQL and, for positional paramstyles (SQLite's qmark), the
+# order of the parameters; weak keys, so an engine disposed of takes its entry along.
+_COMPILED: weakref.WeakKeyDictionary[Dialect, tuple[str, tuple[str, ...] | None]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _statement() -> Select[Any]:
+    if not _SUMMARY:
+        _SUMMARY.append(_summary_statement())
+    return _SUMMARY[0]
+
+
+def _compiled(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    entry = _COMPILED.get(dialect)
+    if entry is None:
+        compiled = _statement().compile(dialect=dialect)
+        if set(compiled.binds) != {"issuer", "customer_id"}:
+            raise RuntimeError("the summary statement must bind issuer and customer_id only")
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        entry = _COMPILED[dialect] = (compiled.string, order)
+    return entry
+
+
+def summary(issuer: str, customer_id: str) -> Summary | None:
+    """What ``GET /api/v1/me`` shows, in one round trip: the name, the balance, the number
+    of open interventions and the agency.
+
+    Why not ``db.session``: this is the busiest call of the API and it is one read. The
+    ORM session opens a transaction (``BEGIN``, then a ``ROLLBACK`` at teardown: two more
+    round trips) and SQLAlchemy's execution layer and pool cost more CPU than the query
+    itself. Here the precompiled SQL runs on a driver connection in autocommit (see
+    :func:`_summary_on_driver`). Any driver error falls back to
+    :func:`_summary_through_core`, SQLAlchemy's own path, which reads on a pooled (tested)
+    connection and, if the database is really down, raises the wrapped error (connection
+    invalidated, outage seen by ``shared.health``: a 503, as everywhere else).
+    """
+    engine = db.engine
+    params = {"issuer": issuer, "customer_id": customer_id}
+    if _READER.resting_until.get(engine, 0.0) <= time.monotonic():
+        try:
+            row = _summary_on_driver(engine, params)
+        except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
+            # While the database is unreachable, one connection attempt per call is
+            # enough: this thread reads through SQLAlchemy for a few seconds.
+            _READER.resting_until = {engine: time.monotonic() + READER_REST_SECONDS}
+        else:
+            return None if row is None else Summary(*row)
+    row = _summary_through_core(engine, params)
+    return None if row is None else Summary(*row)
+
+
+class _Reader(threading.local):
+    """This thread's PostgreSQL connection for :func:`summary`, taken out of the pool.
+
+    Why its own connection: checking a pooled connection out and back in (events, reset
+    rollback, autocommit switched on and off) cost more than the query. This one stays in
+    autocommit, so it never holds a transaction or a lock, and the driver keeps the
+    statement prepared. It is dropped at the first error (the caller then reads through
+    the pool) and reopened on the next call; one per server thread, beside the pool.
+    """
+
+    engine: Engine | None = None
+    connection: Any = None
+    # After a failure of the fast path: until when this thread leaves it alone.
+    resting_until: dict[Engine, float] = {}  # replaced, never mutated
+
+
+_READER = _Reader()
+READER_REST_SECONDS = 5.0
+
+
+def _drop_reader() -> None:
+    connection, _READER.engine, _READER.connection = _READER.connection, None, None
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+def _reader_for(engine: Engine) -> Any:
+    """This thread's reading connection for ``engine``, opened on first use."""
+    if _READER.engine is engine and _READER.connection is not None:
+        return _READER.connection
+    _drop_reader()  # another engine's (an app made anew, in tests)
+    pooled = engine.raw_connection()  # opened by the pool: same connect arguments
+    try:
+        driver: Any = pooled.driver_connection
+        pooled.detach()
+        driver.autocommit = True
+    except BaseException:
+        with contextlib.suppress(Exception):
+            pooled.close()
+        raise
+    _READER.engine, _READER.connection = engine, pooled
+    return pooled
+
+
+def _summary_on_driver(engine: Engine, params: dict[str, str]) -> Any:
+    """The fast path: the precompiled SQL on the driver, in autocommit (PostgreSQL: this
+    thread's own connection; SQLite, which opens no transaction for a SELECT: a pooled
+    one)."""
+    sql, order = _compiled(engine.dialect)
+    args: Any = params if order is None else tuple(params[name] for name in order)
+    if engine.dialect.name != "postgresql":
+        pooled = engine.raw_connection()
+        try:
+            cursor = pooled.cursor()
+            cursor.execute(sql, args)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            pooled.close()
+        return row
+    connection = _reader_for(engine)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql, args)
+        row = cursor.fetchone()
+        cursor.close()
+    except BaseException:
+        _drop_reader()  # broken or in an unknown state: never reused
+        raise
+    return row
+
+
+def _summary_through_core(engine: Engine, params: dict[str, str]) -> Any:
+    """The same read through SQLAlchemy Core, whose error handling is the reference."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(_statement(), params).first()
 
 
 class _Owned:

@@ -15,7 +15,7 @@ import secrets
 from typing import Any
 
 from flask import Flask, Request, Response
-from flask.sessions import SessionInterface, SessionMixin
+from flask.sessions import NullSession, SessionInterface, SessionMixin
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
@@ -26,6 +26,8 @@ from .extensions import db
 from .models import ServerSession, utcnow
 
 AUTH_COLUMNS = ("issuer", "sub", "sid", "customer_id")
+#: The bearer-token API (``portal.api``): no browser session there, see ``open_session``.
+API_PATH_PREFIX = "/api/"
 
 
 def _hash(session_id: str) -> str:
@@ -64,7 +66,16 @@ class PortalSession(CallbackDict, SessionMixin):
 class ServerSessionInterface(SessionInterface):
     """Flask ``SessionInterface`` backed by the ``server_session`` table."""
 
-    def open_session(self, app: Flask, request: Request) -> PortalSession:
+    def open_session(self, app: Flask, request: Request) -> PortalSession | NullSession:  # type: ignore[override]
+        """The browser's session; a null session (read-only, never saved) on the API.
+
+        Why none on the API: its callers prove who they are with a bearer token on every
+        call. A session cookie sent along (a browser) would only cost a read of the session
+        table and a write-back that slides the session's expiry without the customer
+        having seen a page.
+        """
+        if request.path.startswith(API_PATH_PREFIX):
+            return self.make_null_session(app)
         session_id = request.cookies.get(self.get_cookie_name(app))
         if session_id and len(session_id) < 100:
             try:

@@ -73,9 +73,9 @@ def test_portal_answers_503_during_an_outage_and_recovers(portal_app, postgres) 
         page = client.get("/biens")  # the session cannot even be read
         assert page.status_code == 503 and "Retry-After" in page.headers
         assert page.mimetype == "text/html" and "Traceback" not in page.text
-        # A bad token needs no database (a caller without the session cookie: with it,
-        # the session store's outage answers 503 first, as for any page).
-        api = portal_app.test_client().get("/api/v1/me", headers={"Authorization": "Bearer x"})
+        # A bad token needs no database, and the API reads no browser session: the
+        # same client, cookie and all, gets its 401 rather than the session store's 503.
+        api = client.get("/api/v1/me", headers={"Authorization": "Bearer x"})
         assert api.status_code == 401
         assert "Traceback" not in api.text
         assert "portal_session" not in page.headers.get("Set-Cookie", "")  # kept for later

@@ -138,3 +138,106 @@ def test_customer_claim_name_is_a_setting(app, client, op):
     refused = client.get("/api/v1/me", headers=bearer(usual))
     assert refused.status_code == 401
     assert "token has no numero_client" in refused.headers["WWW-Authenticate"]
+
+
+def test_me_reads_again_through_sqlalchemy_when_the_driver_path_fails(app, client, op,
+                                                                       monkeypatch):
+    # The fast path's SQL fails at the driver (as a connection killed by a restart would):
+    # the connection is discarded and SQLAlchemy's own path answers.
+    from portal import models
+
+    monkeypatch.setattr(models, "_compiled", lambda dialect: ("SELECT * FROM no_such", None))
+    response = client.get("/api/v1/me", headers=bearer(op.access_token("100001")))
+    assert response.status_code == 200
+    assert response.get_json()["balance"]["amount_cents"] == 123456
+
+
+def test_me_answers_503_when_the_database_is_down(app, client, op, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from portal import models
+
+    def down(*_args):
+        raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(models, "_summary_on_driver", down)
+    monkeypatch.setattr(models, "_summary_through_core", down)
+    response = client.get("/api/v1/me", headers=bearer(op.access_token("100001")))
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "temporarily_unavailable"
+    assert "Retry-After" in response.headers and "Traceback" not in response.text
+
+
+def test_me_hands_connections_back_in_transactional_mode(app, client, op):
+    # The API reads in autocommit; the ORM, on the next use of the pooled connection, must
+    # still get a transaction it can roll back.
+    from sqlalchemy import func, select
+
+    from portal.extensions import db
+    from portal.models import Agency
+
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=bearer(op.access_token())).status_code == 200
+    with app.app_context():
+        db.session.add(Agency(code="rolled-back", name="Rolled back"))
+        db.session.flush()
+        db.session.rollback()
+        kept = db.session.scalar(select(func.count()).select_from(Agency)
+                                 .where(Agency.code == "rolled-back"))
+    assert kept == 0
+
+
+def test_api_ignores_the_browser_session(app, signed_in, op):
+    # A session cookie sent to the API is neither read nor written back (no Set-Cookie).
+    response = signed_in.get("/api/v1/me", headers=bearer(op.access_token()))
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert signed_in.get("/api/v1/me").status_code == 401  # the cookie alone is no credential
+
+
+def test_me_survives_a_reading_connection_closed_under_it(app, client, op):
+    # A database restart kills the thread's reading connection (PostgreSQL; SQLite reads
+    # on pooled connections): the calls read through the pool for a few seconds, then
+    # the thread opens a new one.
+    from portal import models
+
+    headers = bearer(op.access_token("100001"))
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    reader = models._READER.connection
+    if reader is not None:
+        from sqlalchemy import text
+
+        from portal.extensions import db
+
+        with app.app_context():
+            db.session.execute(text("SELECT pg_terminate_backend(:pid)"),
+                               {"pid": reader.dbapi_connection.info.backend_pid})
+            db.session.commit()
+    for _ in range(2):
+        response = client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 200
+        assert response.get_json()["balance"]["amount_cents"] == 123456
+    if reader is not None:
+        assert models._READER.connection is None  # the dead one was dropped
+        models._READER.resting_until = {}  # the few seconds are over
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        assert models._READER.connection not in (None, reader)
+
+
+def test_me_leaves_the_fast_path_alone_for_a_while_after_a_failure(app, client, op,
+                                                                    monkeypatch):
+    # During an outage each call makes one connection attempt, not two.
+    from portal import models
+
+    calls = []
+
+    def failing(engine, params):
+        calls.append(1)
+        raise engine.dialect.loaded_dbapi.OperationalError("server closed the connection")
+
+    monkeypatch.setattr(models, "_summary_on_driver", failing)
+    monkeypatch.setattr(models._READER, "resting_until", {})
+    headers = bearer(op.access_token("100001"))
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert len(calls) == 1
