@@ -18,13 +18,14 @@ so that a key the provider withdrew (compromised, retired) stops being accepted.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import requests
-from joserfc import jws, jwt
+from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
@@ -177,7 +178,9 @@ class JWKSVerifier:
         if not isinstance(token, str) or token.count(".") != 2:
             raise TokenError("malformed token")
         try:
-            header = jws.extract_compact(token.encode("ascii")).headers()
+            # Parsed once: the same object is then checked (not re-parsed by jwt.decode).
+            obj = jws.extract_compact(token.encode("ascii"), registry=self.registry)
+            header = obj.headers()
         except (JoseError, ValueError, UnicodeError) as exc:
             raise TokenError("malformed token") from exc
         if header.get("alg") not in self.algorithms:
@@ -188,11 +191,19 @@ class JWKSVerifier:
                 raise TokenError(f"token type must be {expected_typ}")
         key = self.key_for(header.get("kid"))
         try:
-            decoded = jwt.decode(token, key, algorithms=list(self.algorithms),
-                                 registry=self.registry)
+            valid = jws.validate_compact(obj, key, algorithms=list(self.algorithms),
+                                         registry=self.registry)
         except (JoseError, ValueError) as exc:
             raise TokenError("invalid signature") from exc
-        return dict(decoded.header), dict(decoded.claims)
+        if not valid:
+            raise TokenError("invalid signature")
+        try:
+            claims = json.loads(obj.payload or b"")
+        except ValueError as exc:
+            raise TokenError("invalid signature") from exc
+        if not isinstance(claims, dict):
+            raise TokenError("invalid signature")
+        return dict(header), claims
 
     def _check_times(self, claims: dict, *, require_exp: bool = True,
                      max_age: float | None = None) -> None:
