@@ -62,9 +62,15 @@ def idp_config(tmp_path) -> dict:
     }
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/e2e runs real servers and a real browser: ``pytest -m
-    "not e2e"`` is the fast suite."""
+    "not e2e"`` is the fast suite.
+
+    tryfirst: pytest-xdist names a test's group from its ``xdist_group`` mark in its own
+    ``pytest_collection_modifyitems`` on each worker; run after it, the marks below came
+    too late and every group was spread over both workers (each one then started its own
+    clusters, servers and browser)."""
     for item in items:
         if "e2e" in item.path.parts and "tests" in item.path.parts:
             item.add_marker(pytest.mark.e2e)
