@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -62,17 +63,46 @@ def idp_config(tmp_path) -> dict:
     }
 
 
+# The suites that start their own database clusters or a real browser with session-wide
+# servers: under pytest-xdist each runs whole on one worker (its servers start once).
+GROUPS = ("ops", "e2e", "demo")
+
+
+def _group_of(parts: tuple[str, ...]) -> str | None:
+    """The group of a test from its path (``tests/ops/...`` is in "ops"), or None."""
+    if "tests" not in parts:
+        return None
+    below = parts[parts.index("tests") + 1:]
+    return next((g for g in GROUPS if g in below), None)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/e2e runs real servers and a real browser: ``pytest -m
     "not e2e"`` is the fast suite."""
     for item in items:
-        if "e2e" in item.path.parts and "tests" in item.path.parts:
+        group = _group_of(item.path.parts)
+        if group == "e2e":
             item.add_marker(pytest.mark.e2e)
-        # Under pytest-xdist (--dist loadgroup), the suites that start their own database
-        # clusters or a real browser with session-wide servers stay on one worker each.
-        for group in ("ops", "e2e", "demo"):
-            if group in item.path.parts and "tests" in item.path.parts:
-                item.add_marker(pytest.mark.xdist_group(group))
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` that works: pytest-xdist 3.8 names a test's group by rewriting
+    ``item._nodeid``, which pytest 9.2 no longer reads (nodes keep their id elsewhere), so
+    every group was spread over both workers and each one started its own clusters,
+    servers and browser. Here the controller groups by path: one work unit per group,
+    one per test otherwise (the largest units, the groups, are handed out first)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PathGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return _group_of(tuple(path.split("/"))) or nodeid
+
+    return PathGroups(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -20,6 +20,7 @@ from oic.oic.message import AuthorizationResponse, RegistrationResponse
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 from playwright.sync_api import Page, expect
 
+from idp.core.totp import DRIFT_STEPS, STEP_SECONDS
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import link_in
 
@@ -51,13 +52,16 @@ def axe_violations(page: Page) -> list[str]:
 
 
 def fresh_code(secret: str, last: list[int]) -> str:
-    """The code of a time step not used yet (the idp refuses a replay)."""
-    step = int(time.time() // 30)
-    if last and step <= last[0]:
-        time.sleep(30 - time.time() % 30 + 0.5)
-        step = int(time.time() // 30)
+    """The code of a time step not used yet (the idp refuses a replay). When the current
+    step is used, the next one: an authenticator a step ahead, within the drift the idp
+    accepts, instead of waiting up to 30 s for the clock; a wait only if that one is
+    used too."""
+    now_step = int(time.time() // STEP_SECONDS)
+    step = max(now_step, last[0] + 1) if last else now_step
+    while step > int(time.time() // STEP_SECONDS) + DRIFT_STEPS:
+        time.sleep(STEP_SECONDS - time.time() % STEP_SECONDS + 0.5)
     last[:] = [step]
-    return pyotp.TOTP(secret).at(step * 30)
+    return pyotp.TOTP(secret).at(step * STEP_SECONDS)
 
 
 def pyoidc_sign_in(base: str, client_id: str, secret: str, login: str, password: str):

@@ -14,6 +14,7 @@ import requests
 from portal import create_app
 from portal.data_import import import_data
 from portal.extensions import db
+from tests.support.tables import create_tables, empty_tables
 
 from .fake_op import CLIENT_ID, CLIENT_SECRET, FakeOP
 
@@ -55,13 +56,13 @@ def app(op: FakeOP, tmp_path: Path) -> Any:
         "JWKS_MIN_REFETCH_INTERVAL": 0,
     })
     with app.app_context():
-        db.create_all()
+        create_tables(db)
         report = import_data(demo_data(op.issuer))
         assert report.errors == []
     yield app
     with app.app_context():
         db.session.remove()
-        db.drop_all()
+        empty_tables(db)
         db.engine.dispose()
 
 

@@ -13,6 +13,7 @@ from idp.core import cache
 from idp.core.db import db
 from idp.core.realm_io import RealmImportError
 from idp.core.realm_io import import_realm as _import_realm
+from tests.support.tables import create_tables, empty_tables
 
 __all__ = ["RealmImportError", "fresh_idp", "import_realm"]
 
@@ -24,15 +25,16 @@ def import_realm(data: dict[str, Any]) -> Any:
 @contextmanager
 def fresh_idp(config: dict[str, Any]) -> Iterator[Flask]:
     """An idp app on empty tables (inside its app context while the ``with`` body sets
-    it up); the tables are dropped and the cache emptied afterwards."""
+    it up); the tables are dropped (SQLite) or emptied (PostgreSQL) and the cache emptied
+    afterwards."""
     application = create_app(config)
     with application.app_context():
-        db.create_all()
+        create_tables(db)
     try:
         yield application
     finally:
         with application.app_context():
             db.session.remove()
-            db.drop_all()
+            empty_tables(db)
             db.engine.dispose()
         cache.clear_all()
