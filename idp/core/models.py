@@ -259,7 +259,25 @@ class AuthorizationCode(db.Model):
         return list(self.amr or [])
 
 
-class Token(db.Model):
+class RefreshTokenRules:
+    """Authlib's TokenMixin protocol for the refresh grant, one definition for the token
+    row and for the rotated row the grant reads (``idp.oidc.grants.RotatedToken``)."""
+
+    def check_client(self, client: Any) -> bool:
+        return bool(client.pk == self.client_pk)  # type: ignore[attr-defined]
+
+    def get_scope(self) -> str:
+        return str(self.scope)  # type: ignore[attr-defined]
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None  # type: ignore[attr-defined]
+
+    def is_expired(self) -> bool:
+        expires = self.refresh_expires_at  # type: ignore[attr-defined]
+        return expires is None or expires <= utcnow()
+
+
+class Token(RefreshTokenRules, db.Model):
     """One issued access token (by ``jti``) and its optional refresh token.
 
     Refresh tokens rotate: a rotated row keeps ``family_id`` so a reused refresh token
@@ -291,19 +309,6 @@ class Token(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     customer: Mapped[Customer | None] = relationship(lazy="joined")
-
-    # Authlib's TokenMixin protocol, for the refresh grant.
-    def check_client(self, client: Any) -> bool:
-        return client.pk == self.client_pk
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    def is_expired(self) -> bool:
-        return self.refresh_expires_at is None or self.refresh_expires_at <= utcnow()
 
 
 class Consent(db.Model):

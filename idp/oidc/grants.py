@@ -18,7 +18,7 @@ from ..core import audit, tokens, ways_in
 from ..core.clients import AUTH_METHODS, CONFIDENTIAL_METHODS
 from ..core.db import db
 from ..core.logout import revoke_where
-from ..core.models import AuthorizationCode, Customer, Token, utcnow
+from ..core.models import AuthorizationCode, Customer, RefreshTokenRules, Token, utcnow
 
 _CODE = AuthorizationCode.__table__
 _TOKEN = Token.__table__
@@ -60,7 +60,7 @@ def redeem_code(code: str, client_pk: int) -> AuthorizationCode | None:
     return AuthorizationCode(**row._mapping) if row is not None else None
 
 
-class RotatedToken:
+class RotatedToken(RefreshTokenRules):
     """The refresh token row just rotated, as the refresh grant and the id_token read it
     (Authlib's TokenMixin protocol); a plain object, not an ORM instance: nothing of it is
     ever written back, and building an instance of a 20-column model costs more than the
@@ -71,18 +71,6 @@ class RotatedToken:
     def __init__(self, row: Any) -> None:
         for name, value in zip(_ROTATED_COLUMNS, row, strict=True):
             setattr(self, name, value)
-
-    def check_client(self, client: Any) -> bool:
-        return client.pk == self.client_pk
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    def is_expired(self) -> bool:
-        return self.refresh_expires_at is None or self.refresh_expires_at <= utcnow()
 
 
 def rotate_refresh(refresh_token: str, client_pk: int, realm_id: int) -> RotatedToken | None:
