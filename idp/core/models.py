@@ -263,6 +263,8 @@ class RefreshTokenRules:
     """Authlib's TokenMixin protocol for the refresh grant, one definition for the token
     row and for the rotated row the grant reads (``idp.oidc.grants.RotatedToken``)."""
 
+    __slots__ = ()  # adds no instance dict: the rotated row keeps its slots
+
     def check_client(self, client: Any) -> bool:
         return bool(client.pk == self.client_pk)  # type: ignore[attr-defined]
 

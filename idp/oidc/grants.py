@@ -54,7 +54,7 @@ def redeem_code(code: str, client_pk: int) -> AuthorizationCode | None:
     """Mark the code used and return it, in one ``UPDATE … RETURNING``: the lookup *is* the
     compare-and-swap, so of two simultaneous redemptions exactly one gets the row. ``None``:
     unknown, another client's, expired, or already used (reuse is handled by the caller)."""
-    row = db.session.connection().execute(_REDEEM, {
+    row = db.session.execute(_REDEEM, {
         "p_hash": tokens.digest(code), "p_client": client_pk, "p_now": utcnow()}).first()
     # A detached (transient) object: Authlib's hooks read it, nothing flushes it.
     return AuthorizationCode(**row._mapping) if row is not None else None
@@ -76,7 +76,7 @@ class RotatedToken(RefreshTokenRules):
 def rotate_refresh(refresh_token: str, client_pk: int, realm_id: int) -> RotatedToken | None:
     """Rotate a live refresh token of this client in one ``UPDATE … RETURNING`` (the
     lookup is the compare-and-swap: exactly one of two simultaneous uses wins)."""
-    row = db.session.connection().execute(_ROTATE, {
+    row = db.session.execute(_ROTATE, {
         "p_hash": tokens.digest(refresh_token), "p_client": client_pk, "p_realm": realm_id,
         "p_now": utcnow()}).first()
     return RotatedToken(row) if row is not None else None

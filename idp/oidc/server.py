@@ -8,15 +8,13 @@ request object (``request.issued_jti``), not on ``g``.
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import timedelta
 from typing import Any
 
-from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
-from authlib.oauth2.rfc6749.errors import InsecureTransportError, UnsupportedGrantTypeError
+from authlib.oauth2.rfc6749 import OAuth2Request
 from flask import Flask, current_app, g
 from flask import request as flask_request
 
@@ -41,68 +39,31 @@ _SESSION_CLIENT = SessionClient.__table__
 
 
 class LeanOAuth2Request(FlaskOAuth2Request):
-    """Authlib's request for Flask, without ``request.url``.
+    """Authlib's request for Flask, given a URI without the query string.
 
-    Why: werkzeug rebuilds ``request.url`` and IRI-decodes it on every access, about a
-    tenth of a client-credentials grant's CPU; the token, revocation and introspection
+    Why: Authlib's own class reads ``request.url``, which werkzeug rebuilds and
+    IRI-decodes on every access, about a tenth of a client-credentials grant's CPU; the
     grants read the URI only for Authlib's https check, which needs the scheme and the
-    host alone. Everything else (form, headers, payload) is Authlib's own class.
+    host alone. Everything else (form, headers, payload, the check) is Authlib's.
     """
 
     def __init__(self, request: Any) -> None:
-        # OAuth2Request.__init__ minus its https check, done here once per scheme and host.
-        self.method = request.method
-        self.uri = f"{request.scheme}://{request.host}{request.path}"
-        _check_transport(request.scheme, request.host, self.uri)
-        self.headers = request.headers
-        self._body = None
-        self.payload = FlaskOAuth2Payload(request)
-        self.client = self.auth_method = self.user = None
-        self.authorization_code = self.refresh_token = self.credential = None
-        self._scope = None
+        OAuth2Request.__init__(self, request.method,
+                               f"{request.scheme}://{request.host}{request.path}",
+                               headers=request.headers)
         self._request = request
-
-
-#: Authlib's https verdict per (scheme, host): a URL parse and an address parse per
-#: grant otherwise. Bounded: the Host header is the caller's to choose.
-_TRANSPORT_OK: dict[tuple[str, str], bool] = {}
-
-
-def _check_transport(scheme: str, host: str, uri: str) -> None:
-    verdict = _TRANSPORT_OK.get((scheme, host))
-    if verdict is None:
-        verdict = is_secure_transport(uri)
-        if len(_TRANSPORT_OK) < 64 and not os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
-            _TRANSPORT_OK[(scheme, host)] = verdict
-    if not verdict:
-        raise InsecureTransportError()
+        self.payload = FlaskOAuth2Payload(request)
 
 
 class RealmAuthorizationServer(AuthorizationServer):
     """Looks clients up in the current realm and persists issued tokens.
 
-    Authlib stays the one implementation of the grants; two of its Flask glue methods are
-    replaced by cheaper equivalents measured on the token endpoint (docs/performance.md):
-    the request object (:class:`LeanOAuth2Request`) and the grant lookup (one dictionary
-    lookup by ``grant_type`` instead of asking every registered grant in turn).
+    Authlib stays the one implementation of the grants; only its request object is
+    replaced by a cheaper equivalent (:class:`LeanOAuth2Request`, docs/performance.md).
     """
 
     def create_oauth2_request(self, request: Any) -> LeanOAuth2Request:
         return LeanOAuth2Request(flask_request)
-
-    def get_token_grant(self, request: Any) -> Any:
-        by_type = self.__dict__.get("_grant_by_type")
-        if by_type is None:  # built once, after every grant is registered
-            by_type = {cls.GRANT_TYPE: (cls, ext) for cls, ext in self._token_grants}
-            self._grant_by_type = by_type
-        found = by_type.get(request.payload.grant_type)
-        if found is None or not found[0].check_token_endpoint(request):
-            raise UnsupportedGrantTypeError(request.payload.grant_type)
-        grant_cls, extensions = found
-        grant = grant_cls(request, self)
-        for extension in extensions or ():
-            extension(grant)
-        return grant
 
     def query_client(self, client_id: str) -> ClientInfo | None:
         return find_client(g.realm.id, client_id, app_settings().client_secret_key)
