@@ -43,8 +43,18 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, request id, extras."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = head(record.created, record.levelname, record.name, record.getMessage(),
-                    getattr(record, "request_id", None))
+        created = record.created
+        line: dict[str, Any] = {
+            # ISO 8601 UTC with milliseconds, without a datetime per line (hot path).
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+            + f".{int(created * 1000) % 1000:03d}+00:00",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            line["request_id"] = request_id
         for name in FIELDS:
             value = getattr(record, name, None)
             if value is not None:
@@ -52,63 +62,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
-
-
-def head(created: float, level: str, logger: str, message: str,
-         request_id: str | None) -> dict[str, Any]:
-    """The fields every line starts with (one definition for both ways a line is made)."""
-    line: dict[str, Any] = {
-        # ISO 8601 UTC with milliseconds, without a datetime per line (hot path).
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-        + f".{int(created * 1000) % 1000:03d}+00:00",
-        "level": level.lower(),
-        "logger": logger,
-        "message": message,
-    }
-    if request_id:
-        line["request_id"] = request_id
-    return line
-
-
-def _only_json_handler() -> logging.Handler | None:
-    """The JSON handler, when it is the one place an access line can go (no other handler,
-    filter or level on the way: what a deployment has); otherwise None."""
-    if ACCESS_LOG.handlers or ACCESS_LOG.filters or not ACCESS_LOG.propagate:
-        return None
-    root = logging.getLogger()
-    if root.filters or len(root.handlers) != 1:
-        return None
-    handler = root.handlers[0]
-    if not getattr(handler, _HANDLER_MARK, False) or handler.level > logging.INFO:
-        return None
-    return handler
-
-
-def write_access_line(fields: dict[str, Any], message: str) -> None:
-    """One access line, as ``ACCESS_LOG.info(message, extra=fields)`` would write it.
-
-    Why: through the logging machinery (a LogRecord, filters, the formatter) the line cost
-    about 20-35 µs, the largest fixed cost of a token grant or a portal API call after the
-    work itself. When the JSON handler is the only destination, the same line is written
-    to its stream under its lock; anything else (a test's capture handler, an extra
-    handler) gets the ordinary record.
-    """
-    handler = _only_json_handler()
-    if handler is None or not isinstance(handler, logging.StreamHandler):
-        ACCESS_LOG.info("%s", message, extra=fields)
-        return
-    line = head(time.time(), "INFO", ACCESS_LOG.name, message, fields.get("request_id"))
-    for name in FIELDS:
-        value = fields.get(name)
-        if value is not None:
-            line[name] = value
-    text = json.dumps(line, ensure_ascii=False, default=str)
-    with handler.lock:  # type: ignore[union-attr]
-        try:
-            handler.stream.write(text + handler.terminator)
-            handler.flush()
-        except Exception:  # a closed or full stream: as logging does, never the request's
-            handler.handleError(logging.makeLogRecord({"msg": text}))
 
 
 class RequestIdFilter(logging.Filter):
@@ -205,11 +158,12 @@ def init_request_logging(app: Flask, name: str, quiet_paths: tuple[str, ...] = (
         if not ACCESS_LOG.isEnabledFor(logging.INFO):
             return response
         path, method = safe_path(), request.method
-        write_access_line(
-            {"app": name, "method": method, "path": path, "endpoint": endpoint,
-             "status": status, "duration_ms": round(seconds * 1000, 1),
-             "request_id": request_id, "remote_addr": request.remote_addr},
-            f"{method} {path} {status} {seconds * 1000:.1f}ms")
+        ACCESS_LOG.info(
+            "%s %s %s %.1fms", method, path, status, seconds * 1000,
+            extra={"app": name, "method": method, "path": path, "endpoint": endpoint,
+                   "status": status, "duration_ms": round(seconds * 1000, 1),
+                   "request_id": request_id, "remote_addr": request.remote_addr},
+        )
         return response
 
 
