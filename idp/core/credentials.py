@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from shared import metrics
 
 from . import audit, cache, ways_in
-from .db import db
+from .db import commit_keeping_loaded, db
 from .models import Customer, utcnow
 from .realms import RealmInfo
 from .settings import AppSettings, BruteForce
@@ -240,23 +240,10 @@ def _reserve(customer: Customer, policy: BruteForce) -> None:
 
 #: What the check reads of the customer after the reservation: read back by its UPDATE
 #: (the row as it stands once locked), so the commit that follows need not expire the
-#: customer and reload the whole row (:func:`commit_keeping_loaded`).
+#: customer and reload the whole row (:func:`idp.core.db.commit_keeping_loaded`).
 _RESERVE_READS = ("failed_attempts", "temporary_failures", "locked_until",
                   "locked_permanently", "enabled", "deletion_requested_at", "password_hash",
                   "legacy_hash", "temporary_code_hash", "credential_version")
-
-
-def commit_keeping_loaded() -> None:
-    """Commit without expiring what the session holds: the sign-in's own rows (the
-    customer it just read and wrote in this transaction) are not read again by the
-    next step of the same request. Whatever a later request reads is read afresh."""
-    session = db.session()
-    keep = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep
 
 
 def authenticate(cfg: AppSettings, realm: RealmInfo, login: str, password: str,

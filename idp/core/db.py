@@ -44,6 +44,19 @@ def _retry_on_fresh_connection(state: Any) -> Any:
     return state.invoke_statement()
 
 
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: rows this request just read and
+    wrote (the customer of a sign-in) are not read again by its next step. Whatever a
+    later request reads is read afresh."""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
 def insert_ignoring_duplicates(table: Any, values: dict[str, Any]) -> None:
     """``INSERT … ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): write a row that may
     already exist without reading first, and without failing a concurrent twin.

@@ -83,9 +83,9 @@ def prove(cfg: AppSettings, realm: RealmInfo, login: str, password: str) -> Cust
     return found if found is not None and pending(found) else None
 
 
-def pending_for(realm: RealmInfo, login: str) -> bool:
-    """Does ``login`` name exactly one account whose deletion is pending?"""
-    found = credentials.find_customers(realm, login)
+def pending_for(found: list[Customer]) -> bool:
+    """Do the accounts a login names (:func:`credentials.find_customers`) come down to
+    exactly one whose deletion is pending?"""
     return len(found) == 1 and pending(found[0])
 
 

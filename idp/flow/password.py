@@ -9,7 +9,7 @@ from flask import g, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from ..core.credentials import authenticate
+from ..core.credentials import authenticate, find_customers
 from ..core.models import Customer
 from ..web import limits, texts
 from ..web.context import app_settings
@@ -19,6 +19,16 @@ from . import machine
 # A veto on a proven customer (e.g. "this social account belongs to someone else"):
 # a response to show instead of continuing, or None.
 Veto = Callable[[Customer], Response | tuple[str, int] | None]
+
+
+def login_candidates(login: str) -> list[Customer]:
+    """The accounts ``login`` names in this realm, looked up once per request: the
+    login interceptors (the deletion offer) and the password step ask the same question
+    of the same form."""
+    found = g.get("_login_candidates")
+    if found is None or found[0] != login:
+        found = g._login_candidates = (login, find_customers(g.realm, login))
+    return found[1]
 
 
 def password_step(form: LoginForm, veto: Veto | None = None) -> tuple[object | None, str | None]:
@@ -32,10 +42,8 @@ def password_step(form: LoginForm, veto: Veto | None = None) -> tuple[object | N
         if limits.failures_exhausted():
             form.password.data = ""
             return None, texts.too_many_failures()
-        looked_up = g.pop("sign_in_candidates", None)  # by a login interceptor, if any
-        candidates = looked_up[1] if looked_up and looked_up[0] == form.login.data else None
         attempt = authenticate(app_settings(), g.realm, form.login.data, form.password.data,
-                               candidates)
+                               login_candidates(form.login.data))
         if attempt.customer is not None:
             refusal = veto(attempt.customer) if veto else None
             if refusal is not None:

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from ..core import credentials, deletion, devices, email_code, interaction
+from ..core import deletion, devices, email_code, interaction
 from ..core.db import db
 from ..core.interaction import Interaction
 from ..core.models import Customer, SsoSession
@@ -32,6 +32,7 @@ from ..web.forms import LoginForm
 from ..web.limits import credential_limit
 from ..web.session import current_interaction, sign_out
 from . import machine
+from .password import login_candidates
 from .views import LOGIN_INTERCEPTORS, social_buttons
 
 bp = realm_blueprint("privacy_flow", __name__)
@@ -140,10 +141,7 @@ def deletion_sign_in(form: LoginForm) -> Any:
     cancel offer (a wrong one gets the usual answer); None for every other sign-in."""
     if request.method != "POST" or not form.validate_on_submit():
         return None
-    # One look-up for both: the password step reuses it (same login, same transaction).
-    found = credentials.find_customers(g.realm, form.login.data)
-    g.sign_in_candidates = (form.login.data, found)
-    if len(found) != 1 or not deletion.pending(found[0]):
+    if not deletion.pending_for(login_candidates(form.login.data)):
         return None
     if limits.failures_exhausted():
         return _login_page(form.login.data, texts.too_many_failures(), 401)
