@@ -77,9 +77,10 @@ def start(realm_id: int, lifetime: int, request: dict[str, str] | None = None,
     ix = Interaction(id=secrets.token_urlsafe(32), realm_id=realm_id, request=request,
                      locale=locale, login_hint=login_hint)
     now = utcnow()
-    db.session.add(InteractionRow(id=ix.id, realm_id=realm_id, data=ix.as_dict(),
-                                  created_at=now, expires_at=now + timedelta(seconds=lifetime)))
-    return ix
+    row = InteractionRow(id=ix.id, realm_id=realm_id, data=ix.as_dict(), created_at=now,
+                         expires_at=now + timedelta(seconds=lifetime))
+    db.session.add(row)
+    return _holding(ix, row)
 
 
 def load(interaction_id: str | None, realm_id: int) -> Interaction | None:
@@ -90,12 +91,20 @@ def load(interaction_id: str | None, realm_id: int) -> Interaction | None:
     if (row is None or row.realm_id != realm_id or row.completed_at is not None
             or row.expires_at <= utcnow()):
         return None
-    return _from_row(row)
+    return _holding(_from_row(row), row)
+
+
+def _holding(ix: Interaction, row: InteractionRow) -> Interaction:
+    """The state keeps its row for :func:`save` (not a field: never serialised). Why: the
+    session holds a written row only weakly, so a state started and advanced in the same
+    request (a sign-in owing nothing) would otherwise be read back to be saved."""
+    ix.__dict__["_row"] = row
+    return ix
 
 
 def save(ix: Interaction) -> None:
     """Write the state back (the caller commits)."""
-    row = db.session.get(InteractionRow, ix.id)
+    row = ix.__dict__.get("_row") or db.session.get(InteractionRow, ix.id)
     if row is not None:
         row.data = ix.as_dict()
         row.customer_id = ix.customer_id

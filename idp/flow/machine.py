@@ -105,12 +105,7 @@ def authenticated(customer: Customer, amr: list[str], idp: str | None = None,
     """A credential was proven: bind the sign-in state to the customer, then drain
     required actions. ``acr``: what the proof is worth ("2" for a passkey)."""
     ix = ensure_interaction()
-    # A state started just now is written here; held (the identity map holds rows only
-    # weakly) so that binding it finds it instead of reading it back.
-    new_rows = list(db.session.new)
-    db.session.flush()
     interaction.authenticated(ix, customer, amr, idp, used_temporary, acr=acr)
-    del new_rows
     # One transaction with what follows: a sign-in owing nothing completes at once
     # (complete() commits the binding with the session, or rolls both back if another
     # request completed this state first); otherwise the bound state is committed here,
